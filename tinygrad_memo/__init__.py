@@ -9,8 +9,71 @@
 """
 
 from .autograd import grad
+from .function import Function
 from .grad_mode import is_grad_enabled, no_grad
+from .tensor import Tensor
 from .value import Value
 
-__all__ = ["Value", "grad", "is_grad_enabled", "no_grad"]
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.concatenate([tm.Tensor([1.0]), tm.Tensor([2.0, 3.0])]).shape
+    (3,)
+    """
+    return _ops.Concatenate.apply(*_tensors(tensors, "concatenate"), axis=axis)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.stack([tm.Tensor([1.0, 2.0]), tm.Tensor([3.0, 4.0])], axis=1).shape
+    (2, 2)
+    """
+    return _ops.Stack.apply(*_tensors(tensors, "stack"), axis=axis)
+
+
+def where(cond, a, b) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b`` (broadcasting; no gradient for ``cond``).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.where(tm.Tensor([True, False]), tm.Tensor([1.0, 2.0]), 0.0).numpy()
+    array([1., 0.], dtype=float32)
+    """
+    return _ops.Where.apply(cond.data if isinstance(cond, Tensor) else cond, a, b)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise maximum; ties share the gradient equally.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.maximum(tm.Tensor([1.0, 5.0]), 2.0).numpy()
+    array([2., 5.], dtype=float32)
+    """
+    return _ops.Maximum.apply(a, b)
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise minimum; ties share the gradient equally.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.minimum(tm.Tensor([1.0, 5.0]), 2.0).numpy()
+    array([1., 2.], dtype=float32)
+    """
+    return _ops.Minimum.apply(a, b)
+
+
+def _tensors(ts, op):
+    ts = list(ts)
+    if not ts:
+        raise ValueError(f"{op}: needs at least one tensor")
+    return [t if isinstance(t, Tensor) else Tensor(t) for t in ts]
+
+
+from . import ops as _ops  # noqa: E402
+
+__all__ = ["Function", "Tensor", "Value", "concatenate", "grad", "is_grad_enabled", "maximum",
+           "minimum", "no_grad", "stack", "where"]
 __version__ = "0.1.0"

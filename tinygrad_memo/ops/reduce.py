@@ -1,0 +1,118 @@
+"""Reductions over an axis (int, tuple or None), with keepdims, and the softmaxes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import Function
+from .shape import expand
+
+
+def normalize_axes(axis, ndim: int, op: str, shape) -> tuple:
+    """``axis`` as a sorted tuple of non-negative axes, or an AxisError naming the op."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple | list) else (axis,)
+    out = []
+    for ax in axes:
+        if not isinstance(ax, int | np.integer) or not -ndim <= ax < max(ndim, 1):
+            raise np.exceptions.AxisError(
+                f"{op}: axis {ax!r} is out of range for a tensor of shape {tuple(shape)}"
+            )
+        out.append(int(ax) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _kept(shape, axes) -> tuple:
+    """The shape with the reduced axes kept as size 1."""
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        axes = normalize_axes(axis, a.ndim, "sum", a.shape)
+        ctx.shape, ctx.kept = a.shape, _kept(a.shape, axes)
+        return np.sum(a, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return expand(g.reshape(ctx.kept), ctx.shape)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        axes = normalize_axes(axis, a.ndim, "mean", a.shape)
+        ctx.shape, ctx.kept = a.shape, _kept(a.shape, axes)
+        ctx.n = int(np.prod([a.shape[i] for i in axes]))
+        return np.mean(a, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return expand(g.reshape(ctx.kept) / ctx.n, ctx.shape)
+
+
+def _extreme(ctx, a, axis, keepdims, op, f):
+    axes = normalize_axes(axis, a.ndim, op, a.shape)
+    if a.size == 0:
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {a.shape}")
+    m = f(a, axis=axes, keepdims=True)
+    hit = (a == m).astype(a.dtype if a.dtype.kind == "f" else np.float32)
+    ctx.weight = hit / hit.sum(axis=axes, keepdims=True)  # ties share equally
+    ctx.kept = m.shape
+    return m if keepdims else m.reshape([s for i, s in enumerate(a.shape) if i not in axes])
+
+
+class Max(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        return _extreme(ctx, a, axis, keepdims, "max", np.max)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.kept) * ctx.weight
+
+
+class Min(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        return _extreme(ctx, a, axis, keepdims, "min", np.min)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.kept) * ctx.weight
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, a, axis=-1):
+        (ax,) = normalize_axes(axis, a.ndim, "softmax", a.shape)
+        e = np.exp(a - a.max(axis=ax, keepdims=True))
+        out = e / e.sum(axis=ax, keepdims=True)
+        ctx.axis = ax
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return out * (g - (g * out).sum(axis=ctx.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, a, axis=-1):
+        (ax,) = normalize_axes(axis, a.ndim, "log_softmax", a.shape)
+        shifted = a - a.max(axis=ax, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
+        ctx.axis = ax
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True)
