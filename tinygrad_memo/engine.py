@@ -5,6 +5,9 @@ follows this small protocol:
 
 ``node._inputs``
     tuple of the nodes it was computed from (only those a gradient can flow to).
+``node._seq``
+    its creation number from :func:`next_seq`: every input is older than its
+    consumer, so sorting by ``_seq`` is a topological order.
 ``node._vjp(g, create_graph) -> sequence``
     the vector-Jacobian product: for each input, ``g`` times the local derivative
     of this node with respect to that input (``None`` where nothing flows).
@@ -28,10 +31,14 @@ the independent oracle of the tests and of the demo.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from dataclasses import dataclass
 
+from numpy import ndarray
+
 __all__ = ["BackwardStats", "GRAPH_FREED", "backward", "count_paths", "naive_grad",
-           "topological_order"]
+           "next_seq", "topological_order"]
 
 GRAPH_FREED = (
     "Trying to backward through the graph a second time (or to read saved values "
@@ -62,11 +69,16 @@ class BackwardStats:
     paths: int
 
 
+next_seq = itertools.count().__next__  # creation numbers for nodes of every kind
+
+
 def topological_order(root) -> list:
     """All nodes reachable from ``root`` (or a list of roots), inputs before consumers.
 
-    Iterative depth-first search, so a chain of a million nodes needs no recursion.
-    A cycle (only possible in a graph edited by hand) raises ``RuntimeError``.
+    One iterative sweep collects the nodes (so a chain of a million nodes needs no
+    recursion), then they are sorted by creation number: an input is always
+    created before its consumers. A graph edited by hand so that an input is not
+    older than its consumer (a cycle is the extreme case) raises ``RuntimeError``.
 
     >>> from tinygrad_memo import Value
     >>> a = Value(1.0, label="a"); b = a + a; c = b * a
@@ -74,31 +86,31 @@ def topological_order(root) -> list:
     ['a', '+', '*']
     """
     roots = root if isinstance(root, (list, tuple)) else (root,)
-    order: list = []
-    state: dict[int, bool] = {}  # id -> False while on the stack, True when done
-    for r in roots:
-        if id(r) in state:
-            continue
-        state[id(r)] = False
-        stack = [(r, iter(r._inputs))]
-        while stack:
-            node, it = stack[-1]
-            for child in it:
-                s = state.get(id(child))
-                if s is None:
-                    state[id(child)] = False
-                    stack.append((child, iter(child._inputs)))
-                    break
-                if s is False:
-                    raise RuntimeError(
-                        f"topological_order: the graph has a cycle through {child!r}; "
-                        "a computation graph must be acyclic"
-                    )
-            else:
-                stack.pop()
-                state[id(node)] = True
-                order.append(node)
-    return order
+    seen = {id(r): r for r in roots}
+    stack = list(seen.values())
+    while stack:
+        node = stack.pop()
+        seq = node._seq
+        for child in node._inputs:
+            k = id(child)
+            if k not in seen:
+                if child._seq >= seq:
+                    _cycle(node, child)
+                seen[k] = child
+                stack.append(child)
+            elif child._seq >= seq:
+                _cycle(node, child)
+    return sorted(seen.values(), key=_by_seq)
+
+
+_by_seq = operator.attrgetter("_seq")
+
+
+def _cycle(node, child):
+    raise RuntimeError(
+        f"topological_order: {child!r} is an input of {node!r} but was not created before it; "
+        "the graph was edited by hand into a cycle (a computation graph must be acyclic)"
+    )
 
 
 def count_paths(order: list) -> int:
@@ -142,65 +154,77 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
     roots = list(root) if isinstance(root, (list, tuple)) else [root]
     seeds = list(grad) if isinstance(root, (list, tuple)) else [grad]
     order = topological_order(roots)
-    memo: dict[int, object] = {}  # the memo slots: id(node) -> gradient so far
-    # Slots holding an array the engine may add into in place: made fresh by a
-    # derivative rule for this input alone, or by the engine's own sums. Any other
-    # array may be shared (with the upstream gradient or a sibling input).
-    owned: set[int] = set()
-    reach: dict[int, int] = {}  # id(node) -> paths from the roots to it
+    # The memo slots: id(node) -> [gradient so far, paths from the roots to it, owned].
+    # "owned" means the slot's array was made fresh for this input alone (by its
+    # consumer's derivative rule, or by the engine's own sum), so the engine may add
+    # into it in place; any other array may be shared with the upstream gradient or
+    # a sibling input, and is never written into.
+    memo: dict[int, list] = {}
     for r, g in zip(roots, seeds):
-        k = id(r)
-        memo[k] = g if k not in memo else memo[k] + g
-        reach[k] = reach.get(k, 0) + 1
+        e = memo.get(id(r))
+        if e is None:
+            memo[id(r)] = [g, 1, False]
+        else:
+            e[0], e[1], e[2] = e[0] + g, e[1] + 1, type(e[0] + g) is ndarray
     wanted = None if inputs is None else {id(x): i for i, x in enumerate(inputs)}
     found: list = [None] * (0 if inputs is None else len(inputs))
     edges = local = paths = 0
+    pop, get = memo.pop, memo.get
     for node in reversed(order):
         k = id(node)
-        g = memo.pop(k, None)
+        g, n, own = pop(k, _NONE)
         ins = node._inputs
-        n = reach.pop(k, 0)
-        edges += len(ins)
         if not ins:
             paths += n
-        for p in ins:
-            reach[id(p)] = reach.get(id(p), 0) + n
+            if g is not None:
+                if wanted is None:
+                    if not own and type(g) is ndarray:
+                        g = g.copy()  # a leaf keeps its gradient: never share its array
+                    node._deliver(g, create_graph)
+                elif k in wanted:
+                    found[wanted[k]] = g
+            continue
+        edges += len(ins)
         if g is None:
-            continue
-        if wanted is not None:
-            if k in wanted:
-                found[wanted[k]] = g
+            grads = (None,) * len(ins)
         else:
-            if not ins and k not in owned and hasattr(g, "base"):
-                g = g.copy()  # a leaf keeps its gradient: never share its array
-            node._deliver(g, create_graph)
-        owned.discard(k)
-        if not ins:
-            continue
-        grads = node._vjp(g, create_graph)
-        if not retain_graph:
-            node._release()
-        local += len(ins)
+            if wanted is None:
+                node._deliver(g, create_graph)
+            elif k in wanted:
+                found[wanted[k]] = g
+            grads = node._vjp(g, create_graph)
+            if not retain_graph:
+                node._release()
+            local += len(ins)
         for p, pg in zip(ins, grads):
-            if pg is None:
-                continue
-            j = id(p)
-            s = memo.get(j)
-            if s is None:
-                memo[j] = pg
-                if (pg is not g and getattr(pg, "base", 0) is None
-                        and sum(x is pg for x in grads) == 1):
-                    owned.add(j)
-            elif j in owned:
-                s += pg  # in place into an array this slot owns
-                memo[j] = s  # (numpy scalars rebind instead)
+            e = get(id(p))
+            if e is None:
+                memo[id(p)] = [pg, n, type(pg) is ndarray and _fresh(pg, g, grads)]
             else:
-                memo[j] = s + pg
-                if getattr(memo[j], "base", 0) is None:
-                    owned.add(j)
+                e[1] += n
+                if pg is None:
+                    continue
+                s = e[0]
+                if s is None:
+                    e[0] = pg
+                    e[2] = type(pg) is ndarray and _fresh(pg, g, grads)
+                elif e[2]:
+                    s += pg  # in place into an array this slot owns
+                else:
+                    e[0] = s + pg
+                    e[2] = type(e[0]) is ndarray
     if inputs is not None:
         return found
     return BackwardStats(len(order), edges, local, paths)
+
+
+def _fresh(pg, g, grads) -> bool:
+    """Whether a derivative rule made ``pg`` for this one input: not the upstream
+    gradient, not a view of another array, not handed to a sibling input too."""
+    return pg is not g and pg.base is None and sum(x is pg for x in grads) == 1
+
+
+_NONE = (None, 0, False)
 
 
 def naive_grad(root, wrt: list):

@@ -16,6 +16,7 @@ from .grad_mode import enable_grad
 __all__ = ["Tensor"]
 
 _new = object.__new__
+_next_seq = engine.next_seq
 
 
 def _default_dtype(data) -> np.dtype | None:
@@ -40,7 +41,7 @@ class Tensor:
            [6., 8.]], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "_rg", "_inputs", "_fn", "_ctx", "_retain", "__weakref__")
+    __slots__ = ("data", "grad", "_rg", "_inputs", "_fn", "_ctx", "_retain", "_seq", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -63,6 +64,7 @@ class Tensor:
         self._fn = None
         self._ctx = None
         self._retain = False
+        self._seq = _next_seq()
         if requires_grad:
             self.requires_grad = True
 
@@ -76,6 +78,7 @@ class Tensor:
         t._fn = None
         t._ctx = None
         t._retain = False
+        t._seq = _next_seq()
         return t
 
     # -- attributes ------------------------------------------------------------------

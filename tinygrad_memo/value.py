@@ -20,6 +20,8 @@ import math
 from . import engine
 from .grad_mode import STATE
 
+_next_seq = engine.next_seq
+
 __all__ = ["Value"]
 
 _inf = math.inf
@@ -177,20 +179,25 @@ _new = object.__new__
 
 
 def _node(data: float, inputs: tuple, op: str, aux=None) -> Value:
-    """A result node; its local derivatives are evaluated now, beside the forward."""
+    """A result node; its local derivatives are evaluated now, beside the forward,
+    and kept in two float slots (no per-node tuple, closure or cycle)."""
     v = _new(Value)
     v.data = data
     v.grad = 0.0
     v.label = ""
     v._op = op
     v._aux = aux
+    v._seq = _next_seq()
     if STATE.enabled:
         v._inputs = inputs
-        b = inputs[1].data if len(inputs) > 1 else aux
-        v._local = _RULES[op](data, inputs[0].data, b)
+        if len(inputs) == 1:
+            v._d0 = _RULES[op](data, inputs[0].data, aux)[0]
+            v._d1 = None
+        else:
+            v._d0, v._d1 = _RULES[op](data, inputs[0].data, inputs[1].data)
     else:
         v._inputs = ()
-        v._local = None
+        v._d0 = v._d1 = None
     return v
 
 
@@ -206,7 +213,8 @@ class Value:
     (1.0, 2.0)
     """
 
-    __slots__ = ("data", "grad", "label", "_inputs", "_op", "_aux", "_local", "__weakref__")
+    __slots__ = ("data", "grad", "label", "_inputs", "_op", "_aux", "_seq", "_d0", "_d1",
+                 "__weakref__")
 
     def __init__(self, data, label: str = ""):
         data = _checked("Value()", data)
@@ -218,7 +226,8 @@ class Value:
         self._inputs = ()
         self._op = ""
         self._aux = None
-        self._local = None
+        self._seq = _next_seq()
+        self._d0 = self._d1 = None
 
     # -- arithmetic ----------------------------------------------------------------
     def __add__(self, other):
@@ -385,19 +394,20 @@ class Value:
 
     # engine protocol ----------------------------------------------------------------
     def _vjp(self, g, create_graph):
-        local = self._local
-        if local is None:
+        d0 = self._d0
+        if d0 is None:
             raise RuntimeError(f"Value {self._op}: {engine.GRAPH_FREED}")
-        if create_graph:
+        if create_graph:  # the same rule, evaluated on the graph's own nodes
             ins = self._inputs
-            b = ins[1] if len(ins) > 1 else self._aux
-            local = _RULES[self._op](self, ins[0], b)
-        if len(local) == 1 or len(self._inputs) == 1:
-            return (g * local[0],)
-        return (g * local[0], g * local[1])
+            local = _RULES[self._op](self, ins[0], ins[1] if len(ins) > 1 else self._aux)
+            return tuple(g * d for d in local[: len(ins)])
+        d1 = self._d1
+        if d1 is None:
+            return (g * d0,)
+        return (g * d0, g * d1)
 
     def _release(self):
-        self._local = None
+        self._d0 = self._d1 = None
 
     def _deliver(self, g, create_graph):
         if self._inputs:
