@@ -1,0 +1,214 @@
+"""The command line: ``python -m tinygrad_memo`` (or ``tinygrad-memo``) ``demo|memo|viz|bench``.
+
+Every subcommand has ``--help``; flags mean the same everywhere (``--out`` is
+where outputs go, ``--seed`` seeds the random generators, ``--quiet`` prints
+less). Bad arguments exit with status 2 and a one-line message; a failure while
+running prints a one-line ``error:`` message and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["BENCHMARKS", "build_parser", "main"]
+
+PROG = "tinygrad-memo"
+#: The benchmark scripts ``bench`` runs, by name, relative to benchmarks/.
+BENCHMARKS = {"scalar": "scalar_mlp.py", "tensor": "tensor_mlp.py"}
+VIZ_EXAMPLES = ("neuron", "mlp", "ladder")
+
+
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument gives one line (no usage dump) and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the CLI (its subcommands: demo, memo, viz, bench).
+
+    >>> args = build_parser().parse_args(["memo", "--depth", "6"])
+    >>> args.command, args.depth, args.width
+    ('memo', 6, 2)
+    """
+    from . import __version__
+
+    p = _Parser(prog=PROG, description="tinygrad_memo: backprop = chain rule + memoization.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="{demo,memo,viz,bench}",
+                           parser_class=_Parser)
+    sub.required = True
+
+    d = sub.add_parser("demo", help="run the demo, writing its outputs to --out",
+                       description="Run the demo: the memoization table (more to come), "
+                                   "with its outputs written to --out.")
+    d.add_argument("--out", default="demo_out", metavar="DIR",
+                   help="directory for the outputs (created; default: demo_out)")
+    d.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    d.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    d.set_defaults(func=_cmd_demo)
+
+    m = sub.add_parser("memo", help="memoized backward vs naive path enumeration, by depth",
+                       description="Build ladder graphs of depth 1..N (each level uses the "
+                                   "previous one W times), run the memoized backward and the "
+                                   "naive path-enumerating chain rule, and print a table.")
+    m.add_argument("--depth", type=_int_at_least(1), required=True, metavar="N",
+                   help="largest depth (rows for 1..N)")
+    m.add_argument("--width", type=_int_at_least(1), default=2, metavar="W",
+                   help="uses of the previous level per level (default: 2)")
+    m.add_argument("--budget", type=_seconds, default=2.0, metavar="S",
+                   help="skip a naive run predicted to take more than S seconds (default: 2)")
+    m.add_argument("--quiet", action="store_true", help="print the table only")
+    m.set_defaults(func=_cmd_memo)
+
+    v = sub.add_parser("viz", help="draw an example graph to a file",
+                       description="Draw one of the example graphs with Graphviz.")
+    v.add_argument("--example", choices=VIZ_EXAMPLES, required=True,
+                   help="which graph to draw")
+    v.add_argument("--out", required=True, metavar="FILE",
+                   help="output file; its extension picks the format (e.g. graph.svg)")
+    v.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    v.set_defaults(func=_cmd_viz)
+
+    b = sub.add_parser("bench", help="run the benchmarks in benchmarks/ and print their tables",
+                       description="Run the benchmark scripts (benchmarks/scalar_mlp.py, "
+                                   "benchmarks/tensor_mlp.py) with this Python.")
+    b.add_argument("--which", choices=("scalar", "tensor", "all"), default="all",
+                   help="which benchmark to run (default: all)")
+    b.add_argument("--quick", action="store_true", help="a short run (a smoke test)")
+    b.add_argument("--seed", type=int, default=None, help="random seed passed to the scripts")
+    b.add_argument("--quiet", action="store_true", help="print the benchmarks' output only")
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+# -- commands ---------------------------------------------------------------------------
+def _say(args, msg: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(msg)
+
+
+def _cmd_memo(args) -> int:
+    from .memo import format_table, memo_table
+
+    _say(args, f"Ladder graphs of width {args.width}: level i = tanh(sum of {args.width} "
+               "scaled uses of level i-1). Memoized backward: one local derivative per edge; "
+               "naive chain rule: one product per path.")
+    rows = memo_table(range(1, args.depth + 1), naive_budget_s=args.budget, width=args.width)
+    print(format_table(rows, args.budget))
+    if any(r["agree"] is False for r in rows):
+        print("error: memoized and naive gradients disagree", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, seed=args.seed, quiet=args.quiet)
+    return 0
+
+
+def _cmd_viz(args) -> int:
+    try:
+        from . import viz
+
+        examples_graph, save = viz.examples_graph, viz.save
+    except (ImportError, AttributeError) as e:
+        print(f"{PROG} viz: error: the visualization module is not available ({e})",
+              file=sys.stderr)
+        return 2
+    root = examples_graph(args.example)
+    written = save(root, args.out)
+    _say(args, f"wrote {written if isinstance(written, (str, os.PathLike)) else args.out}")
+    return 0
+
+
+def _benchmarks_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _cmd_bench(args) -> int:
+    names = ["scalar", "tensor"] if args.which == "all" else [args.which]
+    bdir = _benchmarks_dir()
+    status = 0
+    for name in names:
+        script = bdir / BENCHMARKS[name]
+        if not script.is_file():
+            print(f"{PROG} bench: skipping {name}: {script} not found")
+            continue
+        cmd = [sys.executable, str(script)]
+        if args.quick:
+            cmd.append("--quick")
+        if args.seed is not None:
+            cmd += ["--seed", str(args.seed)]
+        _say(args, f"== {name}: {' '.join(cmd)}")
+        sys.stdout.flush()
+        rc = subprocess.call(cmd)
+        if rc != 0:
+            print(f"{PROG} bench: error: {script.name} exited with status {rc}",
+                  file=sys.stderr)
+            status = 1
+    return status
+
+
+def main(argv=None) -> int:
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
+
+    >>> main(["memo", "--depth", "2", "--quiet"])  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    depth  nodes  edges  local derivs  paths (= naive evals)  backward  naive  agree
+    ...
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, bad arguments
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into `head`
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        except OSError:
+            pass
+        return 0
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
