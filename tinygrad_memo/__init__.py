@@ -11,6 +11,8 @@
 from .autograd import grad
 from .function import Function
 from .grad_mode import is_grad_enabled, no_grad
+from .random import manual_seed
+from .serialization import load, save
 from .tensor import Tensor
 from .value import Value
 
@@ -74,6 +76,6 @@ def _tensors(ts, op):
 
 from . import ops as _ops  # noqa: E402
 
-__all__ = ["Function", "Tensor", "Value", "concatenate", "grad", "is_grad_enabled", "maximum",
-           "minimum", "no_grad", "stack", "where"]
+__all__ = ["Function", "Tensor", "Value", "concatenate", "grad", "is_grad_enabled", "load",
+           "manual_seed", "maximum", "minimum", "no_grad", "save", "stack", "where"]
 __version__ = "0.1.0"
