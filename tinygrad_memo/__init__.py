@@ -75,7 +75,8 @@ def _tensors(ts, op):
 
 
 from . import ops as _ops  # noqa: E402
+from . import viz  # noqa: E402
 
 __all__ = ["Function", "Tensor", "Value", "concatenate", "grad", "is_grad_enabled", "load",
-           "manual_seed", "maximum", "minimum", "no_grad", "save", "stack", "where"]
+           "manual_seed", "maximum", "minimum", "no_grad", "save", "stack", "viz", "where"]
 __version__ = "0.1.0"
