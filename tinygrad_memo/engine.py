@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from numpy import ndarray
 
@@ -48,8 +48,7 @@ GRAPH_FREED = (
 )
 
 
-@dataclass(frozen=True)
-class BackwardStats:
+class BackwardStats(NamedTuple):
     """What one backward pass did, and what the naive chain rule would have done.
 
     ``nodes``: nodes in the graph; ``edges``: input edges among them;
@@ -221,7 +220,13 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
 def _fresh(pg, g, grads) -> bool:
     """Whether a derivative rule made ``pg`` for this one input: not the upstream
     gradient, not a view of another array, not handed to a sibling input too."""
-    return pg is not g and pg.base is None and sum(x is pg for x in grads) == 1
+    if pg is g or pg.base is not None:
+        return False
+    n = 0
+    for x in grads:
+        if x is pg:
+            n += 1
+    return n == 1
 
 
 _NONE = (None, 0, False)

@@ -21,6 +21,8 @@ import numpy as np
 
 from .grad_mode import STATE
 
+_new = object.__new__
+
 __all__ = ["Context", "Function"]
 
 
@@ -74,20 +76,29 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run ``forward`` on the arrays of ``args`` and record the node (unless in no_grad)."""
-        datas = [a.data if isinstance(a, Tensor) else a for a in args]
-        ctx = Context()
-        if STATE.enabled:
-            need = tuple(isinstance(a, Tensor) and a._rg for a in args)
-            ctx.needs_input_grad = need
-            out = _as_array(cls.forward(ctx, *datas, **kwargs), cls)
-            if True in need:
-                node = Tensor._make(out, True)
-                node._inputs = tuple(a for a, n in zip(args, need) if n)
-                node._fn = cls
-                node._ctx = ctx
-                ctx._args = args
-                return node
-            return Tensor._make(out, False)
+        ctx = _new(Context)
+        ctx.saved_tensors = ()
+        datas = []
+        need = []
+        inputs = []
+        for a in args:
+            if type(a) is Tensor or isinstance(a, Tensor):
+                datas.append(a.data)
+                need.append(a._rg)
+                if a._rg:
+                    inputs.append(a)
+            else:
+                datas.append(a)
+                need.append(False)
+        if inputs and STATE.enabled:
+            ctx.needs_input_grad = tuple(need)
+            node = Tensor._make(_as_array(cls.forward(ctx, *datas, **kwargs), cls), True)
+            node._inputs = tuple(inputs)
+            node._fn = cls
+            node._ctx = ctx
+            ctx._args = args
+            return node
+        ctx.needs_input_grad = (False,) * len(args)
         return Tensor._make(_as_array(cls.forward(ctx, *datas, **kwargs), cls), False)
 
 

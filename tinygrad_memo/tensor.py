@@ -548,7 +548,7 @@ class Tensor:
         else:
             grads = fn.backward(ctx, g)
         if type(grads) is not tuple:
-            grads = grads if isinstance(grads, list) else (grads,)
+            grads = tuple(grads) if isinstance(grads, list) else (grads,)
         need = ctx.needs_input_grad
         if len(grads) != len(need):
             raise RuntimeError(
@@ -559,16 +559,16 @@ class Tensor:
         for gi, n, a in zip(grads, need, ctx._args):
             if not n:
                 continue
-            if gi is None:
-                out.append(None)
-                continue
-            shape = a.data.shape
-            if not hasattr(gi, "shape"):
-                gi = np.asarray(gi, dtype=a.data.dtype)
-            if gi.shape != shape:
-                gi = _ops.sum_to(gi, shape, fn.__name__)
-            if not create_graph and gi.dtype != a.data.dtype:
-                gi = gi.astype(a.data.dtype)
+            if gi is not None:
+                d = a.data
+                shape = getattr(gi, "shape", None)
+                if shape is None:  # a plain number from a custom op
+                    gi = np.asarray(gi, dtype=d.dtype)
+                    shape = gi.shape
+                if shape != d.shape:
+                    gi = _ops.sum_to(gi, d.shape, fn.__name__)
+                if not create_graph and gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                    gi = gi.astype(d.dtype)
             out.append(gi)
         return out
 

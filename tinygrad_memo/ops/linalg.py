@@ -11,7 +11,7 @@ from .shape import sum_to
 class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        a_shape, b_shape = np.shape(a), np.shape(b)
+        a_shape, b_shape = a.shape, b.shape
         if not a_shape or not b_shape:
             raise ValueError(f"matmul: both operands need at least 1 dimension, got {a_shape} and {b_shape}")
         k_a = a_shape[-1]
