@@ -296,7 +296,7 @@ def test_viz_command(tmp_path, capsys):
 
 def test_bench_runs_scripts_and_forwards_flags(tmp_path, monkeypatch, capsys):
     (tmp_path / "scalar_mlp.py").write_text(
-        "import sys; print('ARGS', sys.argv[1:]); sys.exit(0)\n")
+        "import sys  # --seed\nprint('ARGS', sys.argv[1:]); sys.exit(0)\n")
     monkeypatch.setattr(cli, "_benchmarks_dir", lambda: tmp_path)
     assert cli.main(["bench", "--which", "all", "--quick", "--seed", "5"]) == 0
     out = capsys.readouterr().out
@@ -306,8 +306,18 @@ def test_bench_runs_scripts_and_forwards_flags(tmp_path, monkeypatch, capsys):
     assert "status 3" in capsys.readouterr().err
 
 
+def test_bench_seed_only_to_scripts_that_take_it(tmp_path, monkeypatch, capfd):
+    (tmp_path / "tensor_mlp.py").write_text(
+        "import sys; print('ARGS', sys.argv[1:]); sys.exit(2 if len(sys.argv) > 2 else 0)\n")
+    monkeypatch.setattr(cli, "_benchmarks_dir", lambda: tmp_path)
+    assert cli.main(["bench", "--which", "tensor", "--quick", "--seed", "1"]) == 0
+    out = capfd.readouterr().out
+    assert "ARGS ['--quick']" in out and "takes no --seed" in out
+
+
 def test_bench_passes_flags_to_script(tmp_path, monkeypatch, capfd):
-    (tmp_path / "scalar_mlp.py").write_text("import sys; print('ARGS', sys.argv[1:])\n")
+    (tmp_path / "scalar_mlp.py").write_text(
+        "import sys  # takes --seed\nprint('ARGS', sys.argv[1:])\n")
     monkeypatch.setattr(cli, "_benchmarks_dir", lambda: tmp_path)
     assert cli.main(["bench", "--which", "scalar", "--quick", "--seed", "5"]) == 0
     assert "ARGS ['--quick', '--seed', '5']" in capfd.readouterr().out

@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--which", choices=("scalar", "tensor", "all"), default="all",
                    help="which benchmark to run (default: all)")
     b.add_argument("--quick", action="store_true", help="a short run (a smoke test)")
-    b.add_argument("--seed", type=int, default=None, help="random seed passed to the scripts")
+    b.add_argument("--seed", type=int, default=None,
+                   help="random seed, passed to the scripts that take --seed")
     b.add_argument("--quiet", action="store_true", help="print the benchmarks' output only")
     b.set_defaults(func=_cmd_bench)
     return p
@@ -170,7 +171,10 @@ def _cmd_bench(args) -> int:
         if args.quick:
             cmd.append("--quick")
         if args.seed is not None:
-            cmd += ["--seed", str(args.seed)]
+            if "--seed" in script.read_text(encoding="utf-8", errors="replace"):
+                cmd += ["--seed", str(args.seed)]
+            else:
+                _say(args, f"note: {script.name} takes no --seed; running it without")
         _say(args, f"== {name}: {' '.join(cmd)}")
         sys.stdout.flush()
         rc = subprocess.call(cmd)
