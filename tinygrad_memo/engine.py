@@ -146,7 +146,7 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
     >>> from tinygrad_memo.engine import backward
     >>> x = Value(3.0); y = x * x + x
     >>> backward(y, 1.0)
-    BackwardStats(nodes=3, edges=3, local_grads=3, paths=3)
+    BackwardStats(nodes=3, edges=4, local_grads=4, paths=3)
     >>> x.grad
     7.0
     """

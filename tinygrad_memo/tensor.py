@@ -199,8 +199,8 @@ class Tensor:
         """Standard normal samples from the generator seeded by ``tm.manual_seed``.
 
         >>> import tinygrad_memo as tm
-        >>> tm.manual_seed(0); a = Tensor.randn(3)
-        >>> tm.manual_seed(0); bool((Tensor.randn(3).numpy() == a.numpy()).all())
+        >>> _ = tm.manual_seed(0); a = Tensor.randn(3)
+        >>> _ = tm.manual_seed(0); bool((Tensor.randn(3).numpy() == a.numpy()).all())
         True
         """
         from .random import rng
