@@ -1,0 +1,31 @@
+"""Neural networks: modules, layers, initialisation, losses, and micrograd's scalar MLP.
+
+- :class:`Module` finds parameters and submodules from attributes; dotted names
+  (``layers.0.weight``), ``state_dict()``/``load_state_dict()``, ``train()``/``eval()``.
+- Tensor layers: :class:`Linear`, :class:`MLP`, :class:`Sequential`, :class:`ReLU`,
+  :class:`Tanh`, :class:`Sigmoid`, :class:`GELU`, :class:`Dropout`, :class:`LayerNorm`.
+- :mod:`~tinygrad_memo.nn.functional` (``F``): activations and losses with
+  PyTorch's reductions; :mod:`~tinygrad_memo.nn.init`: in-place initialisers.
+- :mod:`~tinygrad_memo.nn.scalar`: ``Neuron``, ``Layer``, ``MLP`` on Values.
+
+>>> import numpy as np
+>>> from tinygrad_memo import Tensor, nn
+>>> from tinygrad_memo.nn import functional as F
+>>> from tinygrad_memo.random import manual_seed
+>>> _ = manual_seed(0)
+>>> model = nn.MLP(2, [8, 2])
+>>> X = Tensor(np.array([[0.0, 1.0], [1.0, 0.0]], np.float32))
+>>> loss = F.cross_entropy(model(X), np.array([0, 1]))
+>>> _ = loss.backward()
+>>> model.layers[0].weight.grad.shape
+(8, 2)
+"""
+
+from . import functional, init, scalar
+from .layers import GELU, MLP, Dropout, LayerNorm, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .module import IncompatibleKeys, Module, Parameter
+
+__all__ = [
+    "GELU", "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "Parameter",
+    "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "scalar",
+]

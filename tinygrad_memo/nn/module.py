@@ -1,0 +1,353 @@
+"""Module: the base class of models, for Tensor and Value parameters alike.
+
+A module finds its parameters and submodules by looking at its own attributes,
+in the order they were assigned, so nothing needs registering:
+
+- a :class:`Module` attribute is a submodule (``self.fc = Linear(2, 3)``);
+- a Tensor with ``requires_grad=True`` (or a :class:`Parameter`) is a parameter;
+- a :class:`~tinygrad_memo.Value` is a parameter (scalar, micrograd-style modules);
+- a list or tuple of any of these contributes its items under ``name.index``
+  (``self.layers = [Linear(2, 3), Linear(3, 1)]`` gives ``layers.0.weight``).
+
+Names are dotted paths, as in PyTorch: ``layers.0.weight``,
+``layers.0.neurons.3.w.1``. A parameter reached twice (shared weights) is listed
+once, under the first name found.
+
+>>> import numpy as np
+>>> from tinygrad_memo import Tensor
+>>> from tinygrad_memo.nn import Module, Parameter
+>>> class Affine(Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.scale = Parameter(np.ones(2))
+...         self.shift = Tensor(np.zeros(2), requires_grad=True)
+...     def forward(self, x):
+...         return x * self.scale + self.shift
+>>> m = Affine()
+>>> [name for name, _ in m.named_parameters()]
+['scale', 'shift']
+>>> m(Tensor(np.array([1.0, 2.0]))).numpy()
+array([1., 2.])
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import NamedTuple
+
+import numpy as np
+
+from ..tensor import Tensor
+from ..value import Value
+
+__all__ = ["IncompatibleKeys", "Module", "Parameter"]
+
+
+class Parameter(Tensor):
+    """A Tensor meant to be learned: ``requires_grad=True`` unless told otherwise.
+
+    Any Tensor with ``requires_grad=True`` assigned to a module attribute is a
+    parameter; ``Parameter`` also marks a frozen one (``requires_grad=False``)
+    as part of the module's parameters and state dict, as in PyTorch.
+
+    >>> import numpy as np
+    >>> p = Parameter(np.zeros(3))
+    >>> p.requires_grad, p.shape
+    (True, (3,))
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True, dtype=None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return "Parameter" + super().__repr__()[len("Tensor"):]
+
+
+class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` returns: the keys it could not match.
+
+    >>> IncompatibleKeys(missing_keys=[], unexpected_keys=["extra"]).unexpected_keys
+    ['extra']
+    """
+
+    missing_keys: list
+    unexpected_keys: list
+
+
+def _is_param(x) -> bool:
+    if isinstance(x, Tensor):
+        return x.requires_grad or isinstance(x, Parameter)
+    return isinstance(x, Value)
+
+
+class Module:
+    """Base class of every model: subclass it, set attributes in ``__init__``, define ``forward``.
+
+    Call ``super().__init__()`` first in a subclass's ``__init__`` (it sets the
+    ``training`` flag). Calling the module calls ``forward``.
+
+    >>> from tinygrad_memo import nn
+    >>> model = nn.MLP(2, [3, 1])
+    >>> [name for name, _ in model.named_parameters()]
+    ['layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias']
+    >>> model.eval().training
+    False
+    """
+
+    training: bool = True
+
+    def __init__(self):
+        self.training = True
+
+    def forward(self, *args, **kwargs):
+        """The computation; subclasses define it, and calling the module calls it.
+
+        >>> Module().forward()
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: Module does not define forward()
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- discovery -------------------------------------------------------------------
+    def _members(self):
+        """(name, object) for every direct submodule and parameter, in attribute order."""
+        for name, value in vars(self).items():
+            if name == "training":
+                continue
+            if isinstance(value, Module) or _is_param(value):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module) or _is_param(item):
+                        yield f"{name}.{i}", item
+
+    def named_children(self):
+        """(name, module) for each direct submodule.
+
+        >>> from tinygrad_memo import nn
+        >>> [n for n, _ in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).named_children()]
+        ['0', '1']
+        """
+        seen = set()
+        for name, obj in self._members():
+            if isinstance(obj, Module) and id(obj) not in seen:
+                seen.add(id(obj))
+                yield name, obj
+
+    def children(self):
+        """The direct submodules.
+
+        >>> from tinygrad_memo import nn
+        >>> len(list(nn.MLP(2, [4, 4, 1]).children()))
+        3
+        """
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = ""):
+        """(dotted name, module) for this module (name ``prefix``, ``""`` by default) and
+        every module below it, parents before children, each module once.
+
+        >>> from tinygrad_memo import nn
+        >>> [n for n, _ in nn.MLP(2, [4, 1]).named_modules()]
+        ['', 'layers.0', 'layers.1']
+        """
+        seen = {id(self)}
+        stack = [(prefix, self)]
+        while stack:  # iterative depth-first, in attribute order
+            name, module = stack.pop()
+            yield name, module
+            kids = []
+            for child_name, child in module.named_children():
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    kids.append((f"{name}.{child_name}" if name else child_name, child))
+            stack.extend(reversed(kids))
+
+    def modules(self):
+        """This module and every module below it.
+
+        >>> from tinygrad_memo import nn
+        >>> len(list(nn.MLP(2, [4, 1]).modules()))
+        3
+        """
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self, prefix: str = ""):
+        """(dotted name, parameter) for every parameter, each object once.
+
+        Parameters are Tensors (with ``requires_grad=True``, or :class:`Parameter`)
+        or Values. The order is a depth-first walk of the attributes in the order
+        they were assigned (a submodule's parameters come where the submodule was
+        assigned), so it is the same on every run.
+
+        >>> from tinygrad_memo import nn
+        >>> [(n, p.shape) for n, p in nn.Linear(3, 2).named_parameters()]
+        [('weight', (2, 3)), ('bias', (2,))]
+        """
+        seen_params, seen_modules = set(), {id(self)}
+        stack = [(prefix, iter(self._members()))]
+        while stack:  # iterative depth-first walk
+            mod_name, members = stack[-1]
+            for name, obj in members:
+                full = f"{mod_name}.{name}" if mod_name else name
+                if isinstance(obj, Module):
+                    if id(obj) not in seen_modules:
+                        seen_modules.add(id(obj))
+                        stack.append((full, iter(obj._members())))
+                        break
+                elif id(obj) not in seen_params:
+                    seen_params.add(id(obj))
+                    yield full, obj
+            else:
+                stack.pop()
+
+    def parameters(self) -> list:
+        """All parameters, as a list (ready for an optimizer).
+
+        >>> from tinygrad_memo import nn
+        >>> sum(p.size for p in nn.MLP(2, [16, 16, 1]).parameters())
+        337
+        """
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Reset gradients: ``None`` for Tensor parameters, ``0.0`` for Value parameters.
+
+        >>> from tinygrad_memo import nn, Tensor
+        >>> lin = nn.Linear(2, 1)
+        >>> _ = lin(Tensor([[1.0, 2.0]])).sum().backward()
+        >>> lin.zero_grad(); lin.weight.grad is None
+        True
+        """
+        for p in self.parameters():
+            p.grad = 0.0 if isinstance(p, Value) else None
+
+    # -- modes ---------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (``training=True``) here and in every submodule; returns self.
+
+        >>> from tinygrad_memo import nn
+        >>> nn.Dropout(0.5).train().training
+        True
+        """
+        for module in self.modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode (``training=False``) everywhere; returns self.
+
+        >>> from tinygrad_memo import nn
+        >>> nn.Dropout(0.5).eval().training
+        False
+        """
+        return self.train(False)
+
+    # -- state -----------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict:
+        """Name -> numpy array of every parameter (copies: later training leaves them alone).
+
+        Value parameters give 0-d float64 arrays. The result can be written with
+        ``tm.save`` and read back with ``tm.load``.
+
+        >>> from tinygrad_memo import nn
+        >>> {k: v.shape for k, v in nn.Linear(3, 2).state_dict().items()}
+        {'weight': (2, 3), 'bias': (2,)}
+        """
+        out = OrderedDict()
+        for name, p in self.named_parameters():
+            if isinstance(p, Value):
+                out[name] = np.array(p.data, dtype=np.float64)
+            else:
+                out[name] = p.data.copy()
+        return out
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy the arrays of ``state_dict`` into the parameters (in place, keeping each dtype).
+
+        With ``strict=True`` (the default) a missing or unexpected key raises a
+        KeyError listing them; with ``strict=False`` those keys are skipped and
+        reported in the returned ``(missing_keys, unexpected_keys)``. A shape
+        mismatch always raises a ValueError naming the key and both shapes.
+        Nothing is changed unless every check passes. Values may be numpy
+        arrays, Tensors or numbers.
+
+        >>> from tinygrad_memo import nn
+        >>> a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+        >>> b.load_state_dict(a.state_dict())
+        IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+        >>> bool((a.weight.numpy() == b.weight.numpy()).all())
+        True
+        """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(
+                f"load_state_dict: expected a mapping of names to arrays, "
+                f"got {type(state_dict).__name__}"
+            )
+        params = OrderedDict(self.named_parameters())
+        missing = [k for k in params if k not in state_dict]
+        unexpected = [k for k in state_dict.keys() if k not in params]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append("missing keys: " + ", ".join(repr(k) for k in missing))
+            if unexpected:
+                parts.append("unexpected keys: " + ", ".join(repr(k) for k in unexpected))
+            raise KeyError(
+                f"load_state_dict: {type(self).__name__} state dict does not match ("
+                + "; ".join(parts) + "); pass strict=False to load the matching keys only"
+            )
+        updates = []
+        for name, p in params.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            arr = np.asarray(value.data if isinstance(value, (Tensor, Value)) else value)
+            expected = () if isinstance(p, Value) else p.shape
+            if arr.shape != expected:
+                raise ValueError(
+                    f"load_state_dict: shape mismatch for {name!r}: the state dict has "
+                    f"shape {arr.shape}, the parameter in the model has shape {expected}"
+                )
+            if arr.dtype.kind not in "fiub":
+                raise ValueError(
+                    f"load_state_dict: {name!r} has non-numeric dtype {arr.dtype}"
+                )
+            updates.append((p, arr))
+        for p, arr in updates:
+            if isinstance(p, Value):
+                p.data = float(arr)
+            else:
+                p.data[...] = arr
+        return IncompatibleKeys(missing, unexpected)
+
+    # -- printing ---------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr (subclasses override).
+
+        >>> from tinygrad_memo import nn
+        >>> nn.Linear(2, 3).extra_repr()
+        'in_features=2, out_features=3, bias=True'
+        """
+        return ""
+
+    def __repr__(self) -> str:
+        kids = list(self.named_children())
+        if not kids:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        if self.extra_repr():
+            lines.append("  " + self.extra_repr())
+        for name, child in kids:
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)

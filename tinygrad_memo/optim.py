@@ -1,0 +1,415 @@
+"""Optimizers (SGD, Adam, AdamW) and learning-rate schedules, with PyTorch's update rules.
+
+One implementation serves Tensor and Value parameters alike. Each update rule
+works on a flat numpy "slot": for a Tensor parameter the slot is its ``.data``
+array, updated in place (so models and state dicts keep seeing the same
+array); all Value parameters of an optimizer are gathered into one float64
+vector per step, updated by the same rule, and written back to their ``.data``.
+State (momentum buffers, Adam moments) is kept per slot.
+
+The rules are those of PyTorch's algorithm boxes (``torch.optim``): for the
+same gradients the parameters follow the same trajectory. Parameters whose
+``.grad`` is None are skipped (a Value's grad is never None: 0.0 is a gradient).
+``opt.lr`` (and the other hyperparameters) are plain attributes, settable
+between steps; the schedules here set ``opt.lr``.
+
+>>> import numpy as np
+>>> from tinygrad_memo import Tensor, Value
+>>> w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+>>> v = Value(3.0)
+>>> _ = (w * w).sum().backward()   # w.grad = 2 w
+>>> _ = (v * v).backward()         # v.grad = 2 v
+>>> opt = SGD([w, v], lr=0.1)
+>>> opt.step()
+>>> w.numpy(), round(v.data, 6)
+(array([ 0.8, -1.6]), 2.4)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .tensor import Tensor
+from .value import Value
+
+__all__ = ["Adam", "AdamW", "CosineAnnealingLR", "LambdaLR", "Optimizer", "SGD", "StepLR"]
+
+
+def _number(x, where: str, name: str, low: float = 0.0, high: float | None = None,
+            high_open: bool = False) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a number, got {type(x).__name__} {x!r}")
+    x = float(x)
+    bad = not math.isfinite(x) or x < low
+    if high is not None:
+        bad = bad or (x >= high if high_open else x > high)
+    if bad:
+        rng = f"[{low}, {high})" if high is not None and high_open else (
+            f"[{low}, {high}]" if high is not None else f">= {low}")
+        raise ValueError(f"{where}: {name} must be {rng}, got {x}")
+    return x
+
+
+class Optimizer:
+    """Base class: holds the parameters and per-slot state; subclasses define ``_update``.
+
+    ``params`` is an iterable of Tensors (floating point, ``requires_grad=True``)
+    and/or Values, e.g. ``model.parameters()``.
+
+    >>> from tinygrad_memo import Value
+    >>> a = Value(1.0); a.grad = 2.0
+    >>> opt = SGD([a], lr=0.5)
+    >>> opt.step(); a.data
+    0.0
+    >>> opt.zero_grad(); a.grad
+    0.0
+    """
+
+    def __init__(self, params):
+        if isinstance(params, (Tensor, Value)):
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of parameters, "
+                "got a single one (wrap it in a list)"
+            )
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        seen = set()
+        for i, p in enumerate(params):
+            if isinstance(p, Tensor):
+                if not p.requires_grad:
+                    raise ValueError(
+                        f"{type(self).__name__}: parameter {i} (shape {p.shape}) does not "
+                        "require grad"
+                    )
+                if not p.is_leaf:
+                    raise ValueError(
+                        f"{type(self).__name__}: parameter {i} (shape {p.shape}) is the result "
+                        "of an op, not a leaf; optimize the tensors it was computed from"
+                    )
+            elif not isinstance(p, Value):
+                raise TypeError(
+                    f"{type(self).__name__}: parameter {i} is a {type(p).__name__}; "
+                    "expected a Tensor or a Value"
+                )
+            if id(p) in seen:
+                raise ValueError(f"{type(self).__name__}: parameter {i} appears more than once")
+            seen.add(id(p))
+        self.params = params
+        self._tensors = [(i, p) for i, p in enumerate(params) if isinstance(p, Tensor)]
+        self._values = [p for p in params if isinstance(p, Value)]
+        self.state: dict = {}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset gradients: Tensor grads to None (zeros with ``set_to_none=False``),
+        Value grads to 0.0.
+
+        >>> import numpy as np
+        >>> from tinygrad_memo import Tensor
+        >>> w = Tensor(np.ones(2), requires_grad=True); w.grad = np.ones(2)
+        >>> opt = Adam([w]); opt.zero_grad(); w.grad is None
+        True
+        """
+        for p in self.params:
+            if isinstance(p, Value):
+                p.grad = 0.0
+            elif set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = np.zeros_like(p.data)
+
+    def _slots(self):
+        """Yield (key, param array, grad array); arrays of the Value slot are written back."""
+        for i, t in self._tensors:
+            g = t.grad
+            if g is None:
+                continue
+            g = g.data if isinstance(g, Tensor) else np.asarray(g)
+            if g.shape != t.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.step: parameter {i} has shape {t.shape} but its "
+                    f"grad has shape {g.shape}"
+                )
+            yield i, t.data, g
+        if self._values:
+            vals = self._values
+            p = np.fromiter((v.data for v in vals), dtype=np.float64, count=len(vals))
+            g = np.fromiter((float(v.grad) for v in vals), dtype=np.float64, count=len(vals))
+            yield "values", p, g
+            for v, x in zip(vals, p.tolist()):
+                v.data = x
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place.
+
+        >>> from tinygrad_memo import Value
+        >>> v = Value(1.0); v.grad = 1.0
+        >>> SGD([v], lr=0.25).step(); v.data
+        0.75
+        """
+        for key, p, g in self._slots():
+            self._update(self.state.setdefault(key, {}), p, g)
+
+    def _update(self, state: dict, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
+        return f"{type(self).__name__}({len(self.params)} params, {hyper})"
+
+    def _hyper(self) -> dict:
+        return {}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and
+    L2 weight decay::
+
+        g = grad + weight_decay * p
+        if momentum:  b = g at the first step, else momentum * b + (1 - dampening) * g
+                      g = g + momentum * b if nesterov else b
+        p = p - lr * g
+
+    >>> import numpy as np
+    >>> from tinygrad_memo import Tensor
+    >>> w = Tensor(np.array([1.0]), requires_grad=True)
+    >>> opt = SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     w.grad = np.array([1.0]); opt.step()
+    >>> w.numpy()   # 1 - 0.1 * 1 - 0.1 * (0.9 + 1)
+    array([0.71])
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0):
+        super().__init__(params)
+        self.lr = _number(lr, "SGD", "lr")
+        self.momentum = _number(momentum, "SGD", "momentum")
+        self.dampening = _number(dampening, "SGD", "dampening")
+        self.weight_decay = _number(weight_decay, "SGD", "weight_decay")
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("SGD: nesterov momentum requires momentum > 0 and dampening = 0")
+
+    def _hyper(self):
+        return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
+                "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+
+    def _update(self, state, p, g):
+        if self.weight_decay != 0:
+            g = g + self.weight_decay * p
+        mu = self.momentum
+        if mu != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(g, copy=True)
+            else:
+                buf *= mu
+                buf += (1 - self.dampening) * g
+            g = g + mu * buf if self.nesterov else buf
+        p -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) exactly as ``torch.optim.Adam``, with bias correction and
+    optional L2 ``weight_decay`` (added to the gradient) and ``amsgrad``::
+
+        g = grad + weight_decay * p;  t += 1
+        m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g * g
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    >>> import numpy as np
+    >>> from tinygrad_memo import Tensor
+    >>> w = Tensor(np.array([1.0, -1.0]), requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> w.grad = np.array([0.5, -3.0]); opt.step()
+    >>> w.numpy().round(6)    # the first Adam step moves each weight by about lr
+    array([ 0.9, -0.9])
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False):
+        super().__init__(params)
+        name = type(self).__name__
+        self.lr = _number(lr, name, "lr")
+        if len(tuple(betas)) != 2:
+            raise ValueError(f"{name}: betas must be a pair, got {betas!r}")
+        b1, b2 = betas
+        self.betas = (_number(b1, name, "betas[0]", 0.0, 1.0, high_open=True),
+                      _number(b2, name, "betas[1]", 0.0, 1.0, high_open=True))
+        self.eps = _number(eps, name, "eps")
+        self.weight_decay = _number(weight_decay, name, "weight_decay")
+        self.amsgrad = bool(amsgrad)
+
+    def _hyper(self):
+        return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
+                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
+
+    def _update(self, state, p, g):
+        lr, (b1, b2), wd = self.lr, self.betas, self.weight_decay
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p)
+            state["exp_avg_sq"] = np.zeros_like(p)
+            if self.amsgrad:
+                state["max_exp_avg_sq"] = np.zeros_like(p)
+        state["step"] += 1
+        t = state["step"]
+        if wd != 0:
+            if self._decoupled:
+                p *= 1 - lr * wd
+            else:
+                g = g + wd * p
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m += (1 - b1) * (g - m)  # torch's exp_avg.lerp_(grad, 1 - beta1)
+        v *= b2
+        v += (1 - b2) * (g * g)
+        bias_correction1 = 1 - b1 ** t
+        bias_correction2_sqrt = math.sqrt(1 - b2 ** t)
+        if self.amsgrad:
+            vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p))
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        denom = np.sqrt(v) / bias_correction2_sqrt + self.eps
+        p += (-lr / bias_correction1) * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``:
+    ``p = p * (1 - lr * weight_decay)`` before the Adam step (the decay does not pass
+    through the moments).
+
+    >>> import numpy as np
+    >>> from tinygrad_memo import Tensor
+    >>> w = Tensor(np.array([2.0]), requires_grad=True)
+    >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> w.grad = np.array([0.0]); opt.step()
+    >>> w.numpy()    # zero gradient: only the decay 2 * (1 - 0.05)
+    array([1.9])
+    """
+
+    _decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+# -- learning-rate schedules ------------------------------------------------------------------------
+class _Schedule:
+    """Base of the schedules: ``step()`` advances ``last_epoch`` and sets ``optimizer.lr``.
+
+    Like PyTorch's, a schedule reads the optimizer's lr when it is made (``base_lr``)
+    and is stepped after ``optimizer.step()``, usually once per epoch.
+    """
+
+    def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}"
+            )
+        self.optimizer = optimizer
+        self.base_lr = float(optimizer.lr)
+        self.last_epoch = 0
+        self._last_lr = self.base_lr
+
+    def _start(self) -> None:
+        """Set the lr of epoch 0 (PyTorch's schedules do this when made)."""
+        self._last_lr = float(self._lr(0))
+        self.optimizer.lr = self._last_lr
+
+    def _lr(self, epoch: int) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Advance one epoch and set the optimizer's lr."""
+        self.last_epoch += 1
+        self._last_lr = float(self._lr(self.last_epoch))
+        self.optimizer.lr = self._last_lr
+
+    def get_last_lr(self) -> list:
+        """The lr set last, as a one-item list (PyTorch returns one per parameter group)."""
+        return [self._last_lr]
+
+
+class StepLR(_Schedule):
+    """Multiply the lr by ``gamma`` every ``step_size`` epochs:
+    ``lr = base_lr * gamma ** (epoch // step_size)``.
+
+    >>> from tinygrad_memo import Value
+    >>> opt = SGD([Value(0.0)], lr=1.0)
+    >>> sched = StepLR(opt, step_size=2, gamma=0.5)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     opt.step(); sched.step(); lrs.append(opt.lr)
+    >>> lrs
+    [1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+
+    def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
+        super().__init__(optimizer)
+        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
+        self.step_size = int(step_size)
+        self.gamma = _number(gamma, "StepLR", "gamma")
+        self._start()
+
+    def _lr(self, epoch):
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineAnnealingLR(_Schedule):
+    """Cosine annealing from ``base_lr`` down to ``eta_min`` over ``T_max`` epochs:
+    ``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``
+    (PyTorch's closed form; past ``T_max`` it rises again along the same cosine).
+
+    >>> from tinygrad_memo import Value
+    >>> opt = SGD([Value(0.0)], lr=1.0)
+    >>> sched = CosineAnnealingLR(opt, T_max=4)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step(); sched.step(); lrs.append(round(opt.lr, 4))
+    >>> lrs
+    [0.8536, 0.5, 0.1464, 0.0]
+    """
+
+    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):
+        super().__init__(optimizer)
+        if isinstance(T_max, bool) or not isinstance(T_max, numbers.Integral) or T_max < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
+        self.T_max = int(T_max)
+        self.eta_min = _number(eta_min, "CosineAnnealingLR", "eta_min")
+        self._start()
+
+    def _lr(self, epoch):
+        cos = (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+        return self.eta_min + (self.base_lr - self.eta_min) * cos
+
+
+class LambdaLR(_Schedule):
+    """``lr = base_lr * lr_lambda(epoch)``, e.g. micrograd's linear decay; as in PyTorch
+    the lr is set to ``base_lr * lr_lambda(0)`` when the schedule is made.
+
+    >>> from tinygrad_memo import Value
+    >>> opt = SGD([Value(0.0)], lr=1.0)
+    >>> sched = LambdaLR(opt, lambda k: 1.0 - 0.9 * k / 10)
+    >>> for _ in range(10):
+    ...     opt.step(); sched.step()
+    >>> round(opt.lr, 6)
+    0.1
+    """
+
+    def __init__(self, optimizer, lr_lambda):
+        super().__init__(optimizer)
+        if not callable(lr_lambda):
+            raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(lr_lambda).__name__}")
+        self.lr_lambda = lr_lambda
+        self._start()
+
+    def _lr(self, epoch):
+        return self.base_lr * self.lr_lambda(epoch)
