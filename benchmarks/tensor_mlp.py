@@ -1,6 +1,8 @@
 """One training step of an MLP on the Tensor engine, against hand-written numpy and PyTorch.
 
-A step is: forward, softmax cross-entropy, backward, SGD update (float32). Three
+A step is: forward, softmax cross-entropy, backward, SGD update (float32), each
+written the way its users write it (``nn.Linear`` layers with weight (out, in),
+``F.cross_entropy``, ``optim.SGD``; the same in PyTorch). Three
 sizes: small 64-128-10 batch 32; large 784-1024-1024-10 batch 256; deep-narrow
 50 layers of 32 with tanh, batch 16. All three implementations start from the
 same weights and data; their losses and gradients are checked to agree before
@@ -22,6 +24,8 @@ import tracemalloc
 import numpy as np
 
 import tinygrad_memo as tm
+from tinygrad_memo import nn, optim
+from tinygrad_memo.nn import functional as F
 
 SIZES = {
     "small": dict(dims=[64, 128, 10], batch=32, act="relu"),
@@ -34,7 +38,7 @@ LR = 0.01
 def make_problem(dims, batch, seed=0):
     rng = np.random.default_rng(seed)
     ws = [
-        (rng.uniform(-1, 1, (i, o)) / np.sqrt(i)).astype(np.float32) for i, o in zip(dims, dims[1:])
+        (rng.uniform(-1, 1, (o, i)) / np.sqrt(i)).astype(np.float32) for i, o in zip(dims, dims[1:])
     ]
     bs = [np.zeros(o, np.float32) for o in dims[1:]]
     x = rng.standard_normal((batch, dims[0])).astype(np.float32)
@@ -54,7 +58,7 @@ class NumpyMLP:
         h = x
         last = len(self.ws) - 1
         for i, (w, b) in enumerate(zip(self.ws, self.bs)):
-            z = h @ w
+            z = h @ w.T
             z += b
             if i < last:
                 h = np.maximum(z, 0) if self.act == "relu" else np.tanh(z)
@@ -72,9 +76,9 @@ class NumpyMLP:
         g /= n
         grads = []
         for i in range(last, -1, -1):
-            grads.append((hs[i].T @ g, g.sum(axis=0)))
+            grads.append((g.T @ hs[i], g.sum(axis=0)))
             if i:
-                g = g @ self.ws[i].T
+                g = g @ self.ws[i]
                 if self.act == "relu":
                     g *= pre[i - 1] > 0
                 else:
@@ -90,24 +94,24 @@ class NumpyMLP:
 # -- tinygrad_memo -------------------------------------------------------------------------------
 class MemoMLP:
     def __init__(self, ws, bs, act):
-        self.ws = [tm.Tensor(w.copy(), requires_grad=True) for w in ws]
-        self.bs = [tm.Tensor(b.copy(), requires_grad=True) for b in bs]
-        self.act = act
+        layers = []
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            lin = nn.Linear(w.shape[1], w.shape[0])
+            lin.weight.data[...] = w
+            lin.bias.data[...] = b
+            layers.append(lin)
+            if i < len(ws) - 1:
+                layers.append(nn.ReLU() if act == "relu" else nn.Tanh())
+        self.model = nn.Sequential(*layers)
+        self.ws = [m.weight for m in layers if isinstance(m, nn.Linear)]
+        self.bs = [m.bias for m in layers if isinstance(m, nn.Linear)]
+        self.opt = optim.SGD(self.model.parameters(), lr=LR)
 
     def step(self, x, y):
-        h = tm.Tensor(x)
-        last = len(self.ws) - 1
-        for i, (w, b) in enumerate(zip(self.ws, self.bs)):
-            h = h @ w + b
-            if i < last:
-                h = h.relu() if self.act == "relu" else h.tanh()
-        logp = h.log_softmax(axis=1)
-        loss = -logp[np.arange(len(y)), y].mean()
-        for p in self.ws + self.bs:
-            p.grad = None
+        loss = F.cross_entropy(self.model(tm.Tensor(x)), y)
+        self.opt.zero_grad()
         loss.backward()
-        for p in self.ws + self.bs:
-            p.data -= LR * p.grad
+        self.opt.step()
         return loss.item()
 
 
@@ -127,7 +131,7 @@ class TorchMLP:
         h = torch.from_numpy(x)
         last = len(self.ws) - 1
         for i, (w, b) in enumerate(zip(self.ws, self.bs)):
-            h = h @ w + b
+            h = torch.nn.functional.linear(h, w, b)
             if i < last:
                 h = torch.relu(h) if self.act == "relu" else torch.tanh(h)
         loss = torch.nn.functional.cross_entropy(h, torch.from_numpy(y))
@@ -157,7 +161,8 @@ def check_agreement(size):
 
 
 def time_steps(model, x, y, repeats):
-    model.step(x, y)  # warm-up
+    for _ in range(3):  # warm-up
+        model.step(x, y)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()

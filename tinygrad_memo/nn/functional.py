@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .. import random as _random
-from ..ops import Maximum, Where
+from ..ops import Linear, Maximum, Where
 from ..tensor import Tensor
 from ..value import Value
 
@@ -201,14 +201,7 @@ def linear(x, weight, bias=None):
     >>> linear(Tensor(np.ones((1, 2))), Tensor(np.eye(2)), Tensor(np.array([1.0, 2.0]))).numpy()
     array([[2., 3.]])
     """
-    x, weight = _t(x), _t(weight)
-    if x.ndim < 1 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
-            "(expected input (..., in_features) and weight (out_features, in_features))"
-        )
-    out = x @ weight.T
-    return out if bias is None else out + bias
+    return Linear.apply(_t(x), _t(weight), bias)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):

@@ -11,6 +11,10 @@ from .shape import sum_to
 class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
+        if type(a) is not np.ndarray:  # a plain list or number on one side
+            a = np.asarray(a)
+        if type(b) is not np.ndarray:
+            b = np.asarray(b)
         a_shape, b_shape = a.shape, b.shape
         if not a_shape or not b_shape:
             raise ValueError(f"matmul: both operands need at least 1 dimension, got {a_shape} and {b_shape}")
@@ -54,3 +58,40 @@ class MatMul(Function):
             if b.ndim == 1:
                 gb = sum_to(gb, b2.shape, "matmul").reshape(b.shape)
         return ga, gb
+
+
+class Linear(Function):
+    """``x @ weight.T + bias`` (weight of shape (out, in)) as one op, like PyTorch's
+    addmm: one node instead of transpose, matmul and add."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        if x.ndim < 1 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(
+                f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                "(expected input (..., in_features) and weight (out_features, in_features))"
+            )
+        if bias is not None and np.shape(bias) not in ((weight.shape[0],), ()):
+            raise ValueError(
+                f"linear: bias of shape {np.shape(bias)} does not fit weight of shape "
+                f"{weight.shape} (expected ({weight.shape[0]},))"
+            )
+        ctx.save_for_backward(x, weight)
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad
+        gx = g @ w if nx else None
+        gw = gb = None
+        if nw or nb:
+            g2 = g if g.ndim == 2 else g.reshape((-1, g.shape[-1]))
+            if nw:
+                gw = g2.T @ (x if x.ndim == 2 else x.reshape((-1, x.shape[-1])))
+            if nb:
+                gb = g2.sum(axis=0)
+        return gx, gw, gb

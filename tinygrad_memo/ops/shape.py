@@ -71,17 +71,21 @@ class Reshape(Function):
 class Transpose(Function):
     @staticmethod
     def forward(ctx, a, axes=None):
-        if axes is None:
-            axes = tuple(range(a.ndim))[::-1]
-        if sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)) or any(
-            not -a.ndim <= x < a.ndim for x in axes
-        ):
+        if axes is None:  # reversing the axes is its own inverse
+            ctx.inverse = None
+            return a.transpose()
+        n = a.ndim
+        norm = [x % n if isinstance(x, int | np.integer) and -n <= x < n else None for x in axes]
+        if len(norm) != n or sorted(x for x in norm if x is not None) != list(range(n)):
             raise ValueError(
                 f"transpose: axes {tuple(axes)} are not a permutation of the "
-                f"{a.ndim} axes of a tensor of shape {a.shape}"
+                f"{n} axes of a tensor of shape {a.shape}"
             )
-        ctx.inverse = tuple(np.argsort([x % a.ndim for x in axes]).tolist())
-        return a.transpose(axes)
+        inverse = [0] * n
+        for i, x in enumerate(norm):
+            inverse[x] = i
+        ctx.inverse = tuple(inverse)
+        return a.transpose(norm)
 
     @staticmethod
     def backward(ctx, g):
