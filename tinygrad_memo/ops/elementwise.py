@@ -12,10 +12,17 @@ def _shape(x) -> tuple:
     return getattr(x, "shape", ())
 
 
+def _array(x) -> np.ndarray:
+    """A ufunc on 0-d arrays returns a numpy scalar: make it the array the node will
+    hold, so that an op saving its output saves the node's own data (create_graph
+    resolves the saved output to the node by identity)."""
+    return x if type(x) is np.ndarray else np.asarray(x)
+
+
 def _binary(name: str, f, a, b):
     """numpy's broadcasting, with an error that names the op and both shapes."""
     try:
-        return f(a, b)
+        return _array(f(a, b))
     except ValueError:
         raise ValueError(
             f"{name}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together"
@@ -86,9 +93,10 @@ class Pow(Function):
             ga = g * 0 if np.isscalar(b) and b == 0 else g * b * a ** (b - 1)
         if nb:
             # d/db a**b = a**b log(a) for a > 0; 0 where a == 0; nan where a < 0
-            ad = np.asarray(a)
-            pos = (ad > 0).astype(ad.dtype)
-            nan = np.where(ad < 0, np.nan, 0).astype(ad.dtype)
+            dt = out.dtype  # a plain-number base must not promote a float32 gradient
+            ad = np.asarray(a, dtype=dt)
+            pos = (ad > 0).astype(dt)
+            nan = np.where(ad < 0, np.nan, 0).astype(dt)
             gb = g * out * np.log(a * pos + (1 - pos)) + nan
         return ga, gb
 
@@ -117,7 +125,7 @@ class Abs(Function):
 class Exp(Function):
     @staticmethod
     def forward(ctx, a):
-        out = np.exp(a)
+        out = _array(np.exp(a))
         ctx.save_for_backward(out)
         return out
 
@@ -142,7 +150,7 @@ class Log(Function):
 class Sqrt(Function):
     @staticmethod
     def forward(ctx, a):
-        out = np.sqrt(a)
+        out = _array(np.sqrt(a))
         ctx.save_for_backward(out)
         return out
 
@@ -155,7 +163,7 @@ class Sqrt(Function):
 class Tanh(Function):
     @staticmethod
     def forward(ctx, a):
-        out = np.tanh(a)
+        out = _array(np.tanh(a))
         ctx.save_for_backward(out)
         return out
 
@@ -170,7 +178,7 @@ class Sigmoid(Function):
     def forward(ctx, a):
         # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: no overflow either way
         e = np.exp(-np.abs(a))
-        out = np.where(a >= 0, 1, e) / (1 + e)
+        out = _array(np.where(a >= 0, 1, e) / (1 + e))
         ctx.save_for_backward(out)
         return out
 

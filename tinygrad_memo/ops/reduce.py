@@ -15,14 +15,21 @@ def normalize_axes(axis, ndim: int, op: str, shape) -> tuple:
     axes = axis if isinstance(axis, tuple | list) else (axis,)
     out = []
     for ax in axes:
-        if not isinstance(ax, int | np.integer) or not -ndim <= ax < max(ndim, 1):
+        if not isinstance(ax, int | np.integer) or not -ndim <= ax < ndim:
             raise np.exceptions.AxisError(
                 f"{op}: axis {ax!r} is out of range for a tensor of shape {tuple(shape)}"
             )
-        out.append(int(ax) % max(ndim, 1))
+        out.append(int(ax) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(out))
+
+
+def one_axis(axis, ndim: int, op: str, shape) -> int:
+    """A single axis (softmax and log_softmax), or an error naming the op."""
+    if not isinstance(axis, int | np.integer):
+        raise TypeError(f"{op}: axis must be one int, got {axis!r} (tensor shape {tuple(shape)})")
+    return normalize_axes(axis, ndim, op, shape)[0]
 
 
 def _kept(shape, axes) -> tuple:
@@ -89,7 +96,7 @@ class Min(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, a, axis=-1):
-        (ax,) = normalize_axes(axis, a.ndim, "softmax", a.shape)
+        ax = one_axis(axis, a.ndim, "softmax", a.shape)
         e = np.exp(a - a.max(axis=ax, keepdims=True))
         out = e / e.sum(axis=ax, keepdims=True)
         ctx.axis = ax
@@ -105,7 +112,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, axis=-1):
-        (ax,) = normalize_axes(axis, a.ndim, "log_softmax", a.shape)
+        ax = one_axis(axis, a.ndim, "log_softmax", a.shape)
         shifted = a - a.max(axis=ax, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
         ctx.axis = ax

@@ -89,6 +89,8 @@ class Transpose(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.inverse is None:  # g.transpose() reverses both arrays and Tensors
+            return g.transpose()
         return g.transpose(ctx.inverse)
 
 

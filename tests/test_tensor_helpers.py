@@ -1,0 +1,446 @@
+"""Shared helpers of the Tensor test suite (no tests here).
+
+``OPS`` is the table of every Tensor op: for each, a hypothesis draw of inputs
+(shapes, broadcast pairs, axes, indices; values kept in the op's domain and off
+its kinks), the op on tinygrad_memo Tensors, and the same op in PyTorch. The
+finite-difference, PyTorch and higher-order tests all run over this one table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import hypothesis.extra.numpy as hnp
+import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+import tinygrad_memo as tm
+
+
+def _profile_registered() -> bool:
+    try:
+        settings.get_profile("dev")
+    except InvalidArgument:
+        return False
+    return True
+
+
+def op_settings(n: int):
+    """@settings for the per-op property tests. The example count comes from the
+    profile that tests/conftest.py loads ("dev"/"ci", from HYPOTHESIS_PROFILE);
+    only without such a profile is it capped at ``n`` to keep the run short."""
+    kw = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow,
+                                                      HealthCheck.data_too_large]}
+    if not _profile_registered():
+        kw["max_examples"] = n
+    return settings(**kw)
+
+
+def T(a, rg=True) -> tm.Tensor:
+    return tm.Tensor(np.array(a, dtype=np.float64), requires_grad=rg)
+
+
+# ---------------------------------------------------------------------------- values
+def rng_of(draw) -> np.random.Generator:
+    return np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+
+def values(rng, shape, domain="any"):
+    """float64 values of ``shape`` in the op's domain, away from its kinks."""
+    return np.asarray(_values(rng, shape, domain), dtype=np.float64)
+
+
+def _values(rng, shape, domain):
+    if domain == "any":
+        return rng.uniform(-2.0, 2.0, shape)
+    if domain == "pos":
+        return rng.uniform(0.5, 2.0, shape)
+    if domain == "offzero":  # |x| >= 0.2: away from the kinks of abs and relu, and from 1/0
+        return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.2, 2.0, shape)
+    if domain == "small":
+        return rng.uniform(-1.0, 1.0, shape)
+    raise ValueError(domain)
+
+
+def distinct(rng, shape):
+    """Values at least 0.3 apart, shuffled: no ties anywhere (for max/min reductions)."""
+    n = int(np.prod(shape))
+    v = (rng.permutation(n) - n / 2) * 0.3 + rng.uniform(-0.05, 0.05, n)
+    return v.reshape(shape)
+
+
+def apart(rng, sa, sb):
+    """Two arrays whose broadcast elements differ by at least 0.15 (for maximum/minimum)."""
+    a = rng.integers(-4, 5, sa) * 0.5 + 0.1
+    b = rng.integers(-4, 5, sb) * 0.5 + 0.35
+    return np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+
+
+shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=4)
+shapes1 = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4)
+pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4)
+
+
+def draw_axis(draw, ndim):
+    """None, an int (possibly negative) or a tuple of axes."""
+    choices = [st.none(), hnp.valid_tuple_axes(ndim)]
+    if ndim:
+        choices.append(st.integers(-ndim, ndim - 1))
+    return draw(st.one_of(*choices))
+
+
+def torch_axes(axis, ndim):
+    """The torch ``dim`` for a numpy ``axis`` (torch reads dim=() as 'all axes')."""
+    if axis is None:
+        return tuple(range(ndim))
+    return axis if isinstance(axis, tuple) else (axis,)
+
+
+# ----------------------------------------------------------------------- the op table
+@dataclass
+class Op:
+    name: str
+    draw: object  # draw(draw) -> (list of float64 arrays, kwargs)
+    fn: object  # fn(*tensors, **kw) -> Tensor        (tinygrad_memo)
+    tfn: object = None  # tfn(*torch_tensors, **kw)  (PyTorch), None if no equivalent
+    marks: list = field(default_factory=list)
+
+    def __repr__(self):
+        return self.name
+
+
+def unary(name, method, tmethod=None, domain="any"):
+    def draw(d):
+        rng = rng_of(d)
+        return [values(rng, d(shapes), domain)], {}
+
+    tmethod = tmethod or method
+    return Op(name, draw, lambda x: getattr(x, method)(), lambda x: getattr(x, tmethod)())
+
+
+def binary(name, f, da="any", db="any"):
+    def draw(d):
+        rng = rng_of(d)
+        sa, sb = d(pairs).input_shapes
+        return [values(rng, sa, da), values(rng, sb, db)], {}
+
+    return Op(name, draw, f, f)
+
+
+def scalar_op(name, f, domain="any"):
+    """An op with a plain number on one side."""
+    def draw(d):
+        rng = rng_of(d)
+        return [values(rng, d(shapes), domain)], {}
+
+    return Op(name, draw, f, f)
+
+
+def _reduce(name, method, tname, distinct_values=False):
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes)
+        x = distinct(rng, shape) if distinct_values else values(rng, shape)
+        return [x], {"axis": draw_axis(d, len(shape)), "keepdims": d(st.booleans())}
+
+    def fn(x, axis, keepdims):
+        return getattr(x, method)(axis=axis, keepdims=keepdims)
+
+    def tfn(x, axis, keepdims):
+        dims = torch_axes(axis, x.ndim)
+        if not dims:
+            return x * 1
+        import torch
+
+        return getattr(torch, tname)(x, dim=dims, keepdim=keepdims)
+
+    return Op(name, draw, fn, tfn)
+
+
+def _softmax(name, method):
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes1)
+        return [values(rng, shape) * 2], {"axis": d(st.integers(-len(shape), len(shape) - 1))}
+
+    return Op(name, draw, lambda x, axis: getattr(x, method)(axis=axis),
+              lambda x, axis: getattr(x, method)(dim=axis))
+
+
+def _matmul():
+    def draw(d):
+        rng = rng_of(d)
+        s = d(hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2,
+                                                max_side=4))
+        sa, sb = s.input_shapes
+        return [values(rng, sa), values(rng, sb)], {}
+
+    return Op("matmul", draw, lambda a, b: a @ b, lambda a, b: a @ b)
+
+
+def _reshape():
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes)
+        new = list(d(st.permutations(list(shape))))
+        new = new + [1] * d(st.integers(0, 1))  # maybe an extra unit axis
+        if new and d(st.booleans()):
+            new[d(st.integers(0, len(new) - 1))] = -1
+        return [values(rng, shape)], {"shape": tuple(new)}
+
+    return Op("reshape", draw, lambda x, shape: x.reshape(*shape),
+              lambda x, shape: x.reshape(shape))
+
+
+def _transpose():
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes)
+        axes = list(d(st.permutations(range(len(shape)))))
+        axes = [a - len(shape) if d(st.booleans()) else a for a in axes]  # some negative
+        return [values(rng, shape)], {"axes": tuple(axes)}
+
+    return Op("transpose", draw, lambda x, axes: x.transpose(*axes),
+              lambda x, axes: x.permute(axes))
+
+
+def _T():
+    def draw(d):
+        rng = rng_of(d)
+        return [values(rng, d(shapes))], {}
+
+    return Op("T", draw, lambda x: x.T, lambda x: x.permute(tuple(reversed(range(x.ndim)))))
+
+
+def _flatten():
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes1)
+        n = len(shape)
+        start = d(st.integers(0, n - 1))
+        end = d(st.integers(start, n - 1))
+        if d(st.booleans()):
+            end -= n  # negative end_dim
+        return [values(rng, shape)], {"start": start, "end": end}
+
+    return Op("flatten", draw, lambda x, start, end: x.flatten(start, end),
+              lambda x, start, end: x.flatten(start, end))
+
+
+def _expand():
+    def draw(d):
+        rng = rng_of(d)
+        target = d(shapes)
+        lead = d(st.integers(0, len(target)))
+        src = tuple(1 if d(st.booleans()) else s for s in target[lead:])
+        return [values(rng, src)], {"shape": target}
+
+    def tfn(x, shape):
+        import torch
+
+        return torch.broadcast_to(x, shape)
+
+    return Op("expand", draw, lambda x, shape: x.expand(*shape), tfn)
+
+
+def gather_equivalent(x, index, shape):
+    """``x[index]`` for any numpy index, in torch: gather through a numpy index map.
+
+    torch's own indexing differs from numpy's (no negative steps, other rules for
+    mixed advanced indices), so the oracle picks the same elements by position."""
+    import torch
+
+    pos = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)[index]
+    return x.reshape(-1)[torch.as_tensor(pos.copy()).reshape(-1)].reshape(pos.shape)
+
+
+def _getitem(kind):
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes1)
+        if kind == "basic":
+            index = d(hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True))
+        elif kind == "intarray":
+            n = shape[0]
+            k = d(st.integers(1, 6))
+            idx = rng.integers(-n, n, k)
+            idx = np.concatenate([idx, idx[:1]])  # at least one repeated index
+            form = d(st.sampled_from(["first", "second", "pair", "nd"]))
+            if form == "second" and len(shape) > 1:
+                index = (slice(None), rng.integers(0, shape[1], k + 1))
+            elif form == "pair" and len(shape) > 1:
+                index = (idx, rng.integers(-shape[1], shape[1], k + 1))
+            elif form == "nd":
+                index = idx.reshape(1, -1).repeat(2, axis=0)  # a 2-d index array
+            else:
+                index = idx
+        else:  # boolean mask over the whole array, or over the first axis
+            if d(st.booleans()):
+                index = rng.random(shape) < 0.5
+            else:
+                index = rng.random(shape[:1]) < 0.5
+        return [values(rng, shape)], {"index": index, "shape": shape}
+
+    return Op(f"getitem_{kind}", draw, lambda x, index, shape: x[index],
+              lambda x, index, shape: gather_equivalent(x, index, shape))
+
+
+def _join(name):
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes1)
+        k = d(st.integers(1, 3))
+        if name == "concatenate":
+            axis = d(st.integers(-len(shape), len(shape) - 1))
+            arrs = []
+            for _ in range(k):
+                s = list(shape)
+                s[axis] = d(st.integers(1, 3))
+                arrs.append(values(rng, tuple(s)))
+        else:
+            axis = d(st.integers(-len(shape) - 1, len(shape)))
+            arrs = [values(rng, shape) for _ in range(k)]
+        return arrs, {"axis": axis}
+
+    def fn(*xs, axis):
+        return getattr(tm, name)(list(xs), axis=axis)
+
+    def tfn(*xs, axis):
+        import torch
+
+        return (torch.cat if name == "concatenate" else torch.stack)(list(xs), dim=axis)
+
+    return Op(name, draw, fn, tfn)
+
+
+def _where():
+    def draw(d):
+        rng = rng_of(d)
+        sc, sa, sb = d(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3,
+                                                         max_side=4)).input_shapes
+        return [values(rng, sa), values(rng, sb)], {"cond": rng.random(sc) < 0.5}
+
+    def tfn(a, b, cond):
+        import torch
+
+        return torch.where(torch.as_tensor(cond), a, b)
+
+    return Op("where", draw, lambda a, b, cond: tm.where(cond, a, b), tfn)
+
+
+def _extremum(name):
+    def draw(d):
+        rng = rng_of(d)
+        sa, sb = d(pairs).input_shapes
+        return list(apart(rng, sa, sb)), {}
+
+    def tfn(a, b):
+        import torch
+
+        return getattr(torch, name)(a, b)
+
+    return Op(name, draw, lambda a, b: getattr(tm, name)(a, b), tfn)
+
+
+OPS = [
+    binary("add", lambda a, b: a + b),
+    binary("sub", lambda a, b: a - b),
+    binary("mul", lambda a, b: a * b),
+    binary("div", lambda a, b: a / b, db="offzero"),
+    binary("pow_tensor", lambda a, b: a ** b, da="pos"),
+    scalar_op("radd", lambda x: 1.5 + x),
+    scalar_op("add_number", lambda x: x + 1.5),
+    scalar_op("rsub", lambda x: 1.5 - x),
+    scalar_op("sub_number", lambda x: x - 1.5),
+    scalar_op("rmul", lambda x: 2.5 * x),
+    scalar_op("mul_number", lambda x: x * -2.5),
+    scalar_op("rdiv", lambda x: 2.0 / x, "offzero"),
+    scalar_op("div_number", lambda x: x / 4.0),
+    scalar_op("pow_2", lambda x: x ** 2),
+    scalar_op("pow_3", lambda x: x ** 3),
+    scalar_op("pow_minus_1", lambda x: x ** -1, "offzero"),
+    scalar_op("pow_half", lambda x: x ** 0.5, "pos"),
+    scalar_op("pow_minus_1_5", lambda x: x ** -1.5, "pos"),
+    scalar_op("rpow", lambda x: 2.0 ** x),
+    scalar_op("rpow_half", lambda x: 0.5 ** x),
+    _matmul(),
+    scalar_op("neg", lambda x: -x),
+    Op("abs", unary("abs", "abs", domain="offzero").draw, lambda x: abs(x), lambda x: abs(x)),
+    unary("abs_method", "abs", domain="offzero"),
+    unary("exp", "exp"),
+    unary("log", "log", domain="pos"),
+    unary("sqrt", "sqrt", domain="pos"),
+    unary("tanh", "tanh"),
+    unary("relu", "relu", domain="offzero"),
+    unary("sigmoid", "sigmoid"),
+    _reduce("sum", "sum", "sum"),
+    _reduce("mean", "mean", "mean"),
+    _reduce("max", "max", "amax", distinct_values=True),
+    _reduce("min", "min", "amin", distinct_values=True),
+    _softmax("softmax", "softmax"),
+    _softmax("log_softmax", "log_softmax"),
+    _reshape(),
+    _transpose(),
+    _T(),
+    _flatten(),
+    _expand(),
+    _getitem("basic"),
+    _getitem("intarray"),
+    _getitem("bool"),
+    _join("concatenate"),
+    _join("stack"),
+    _where(),
+    _extremum("maximum"),
+    _extremum("minimum"),
+]
+
+OP_IDS = [o.name for o in OPS]
+
+
+# ------------------------------------------------------------------ gradient oracles
+def tm_grads(op, arrays, kw, w, dtype=np.float64):
+    """Output and input gradients of ``op`` for upstream gradient ``w``, by tinygrad_memo."""
+    xs = [tm.Tensor(np.array(a, dtype=dtype), requires_grad=True) for a in arrays]
+    out = op.fn(*xs, **kw)
+    out.backward(np.asarray(w, dtype=dtype))
+    return out.data, [x.grad for x in xs]
+
+
+def fd_grads(op, arrays, kw, w, eps=1e-6):
+    """Central finite differences in float64 of  sum(op(arrays) * w)."""
+
+    def f(arrs):
+        with tm.no_grad():
+            out = op.fn(*[tm.Tensor(a, dtype=np.float64) for a in arrs], **kw)
+        return float(np.sum(out.data * w))
+
+    grads = []
+    for i, a in enumerate(arrays):
+        g = np.zeros_like(a)
+        for j in np.ndindex(a.shape):
+            arrs = [x.copy() for x in arrays]
+            arrs[i][j] = a[j] + eps
+            up = f(arrs)
+            arrs[i][j] = a[j] - eps
+            down = f(arrs)
+            g[j] = (up - down) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def torch_grads(op, arrays, kw, w):
+    import torch
+
+    xs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+    out = op.tfn(*xs, **kw)
+    out.backward(torch.as_tensor(np.asarray(w, dtype=np.float64)))
+    return out.detach().numpy(), [
+        np.zeros(a.shape) if x.grad is None else x.grad.numpy() for a, x in zip(arrays, xs)
+    ]
+
+
+def upstream(rng, shape, dtype=np.float64):
+    """A random, non-uniform upstream gradient."""
+    return rng.normal(size=shape).astype(dtype)
