@@ -145,8 +145,6 @@ def test_max_of_empty_tensor():
         Tensor(np.ones((0, 3))).max()
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor.flatten wraps start_dim/end_dim modulo ndim "
-                   "instead of rejecting out-of-range dims")
 def test_flatten_bad_dims():
     with raises((IndexError, ValueError), "flatten", "(2, 3)"):
         ones(2, 3).flatten(5)
@@ -205,8 +203,6 @@ def test_unsupported_data():
         Tensor({"a": 1})
 
 
-@pytest.mark.xfail(strict=True, reason="tensor._default_dtype calls np.asarray(data) outside "
-                   "Tensor.__init__'s try: a ragged list gives numpy's raw ValueError")
 def test_ragged_list_data():
     with raises(TypeError, "Tensor()"):
         Tensor([[1.0], [2.0, 3.0]])

@@ -216,8 +216,6 @@ def test_grad_is_ndarray_for_vectors():
     assert type(x.grad) is np.ndarray
 
 
-@pytest.mark.xfail(strict=True, reason="0-d leaf gets a numpy scalar .grad, not an ndarray "
-                   "(Tensor._vjp only wraps values without .shape; numpy scalars have one)")
 def test_grad_of_0d_leaf_is_ndarray():
     x = Tensor(2.0, requires_grad=True)
     (x * x * x).backward()
@@ -326,9 +324,6 @@ def test_custom_function_api():
     np.testing.assert_array_equal(h, 6 * x.data)
 
 
-@pytest.mark.xfail(strict=True, reason="a custom op saving its 0-d output: forward returns a "
-                   "numpy scalar, Function.apply wraps it in a new array, so create_graph "
-                   "treats the saved output as a constant (second derivative wrong)")
 def test_custom_function_saving_0d_output_second_derivative():
     class Exp(tm.Function):
         @staticmethod

@@ -92,7 +92,11 @@ class Function:
                 need.append(False)
         if inputs and STATE.enabled:
             ctx.needs_input_grad = tuple(need)
-            node = Tensor._make(_as_array(cls.forward(ctx, *datas, **kwargs), cls), True)
+            raw = cls.forward(ctx, *datas, **kwargs)
+            out = _as_array(raw, cls)
+            if out is not raw:  # a saved output must be the node's own array (create_graph)
+                ctx.saved_tensors = tuple(out if s is raw else s for s in ctx.saved_tensors)
+            node = Tensor._make(out, True)
             node._inputs = tuple(inputs)
             node._fn = cls
             node._ctx = ctx

@@ -47,10 +47,8 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        if dtype is None:
-            dtype = _default_dtype(data)
         try:
-            arr = np.array(data, dtype=dtype)
+            arr = np.array(data, dtype=dtype if dtype is not None else _default_dtype(data))
         except (TypeError, ValueError) as e:
             raise TypeError(
                 f"Tensor(): cannot make a numeric array from {type(data).__name__}: {e}"
@@ -467,7 +465,13 @@ class Tensor:
         s = self.shape
         if not s:
             return self.reshape(1)
-        a, b = start_dim % len(s), end_dim % len(s)
+        n = len(s)
+        for d in (start_dim, end_dim):
+            if not -n <= d < n:
+                raise IndexError(f"flatten: dim {d} is out of range for a tensor of shape {s}")
+        a, b = start_dim % n, end_dim % n
+        if a > b:
+            raise IndexError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {s})")
         return self.reshape(*s[:a], -1, *s[b + 1:])
 
     def expand(self, *shape):
@@ -561,11 +565,9 @@ class Tensor:
                 continue
             if gi is not None:
                 d = a.data
-                shape = getattr(gi, "shape", None)
-                if shape is None:  # a plain number from a custom op
-                    gi = np.asarray(gi, dtype=d.dtype)
-                    shape = gi.shape
-                if shape != d.shape:
+                if type(gi) is not np.ndarray and not isinstance(gi, Tensor):
+                    gi = np.asarray(gi, dtype=d.dtype)  # a number, or a numpy scalar from a 0-d op
+                if gi.shape != d.shape:
                     gi = _ops.sum_to(gi, d.shape, fn.__name__)
                 if not create_graph and gi.dtype is not d.dtype and gi.dtype != d.dtype:
                     gi = gi.astype(d.dtype)
