@@ -85,21 +85,19 @@ def topological_order(root) -> list:
     ['a', '+', '*']
     """
     roots = root if isinstance(root, (list, tuple)) else (root,)
-    seen = {id(r): r for r in roots}
-    stack = list(seen.values())
+    seen = set(roots)  # nodes hash by identity
+    stack = list(seen)
+    add, push, pop = seen.add, stack.append, stack.pop
     while stack:
-        node = stack.pop()
+        node = pop()
         seq = node._seq
         for child in node._inputs:
-            k = id(child)
-            if k not in seen:
-                if child._seq >= seq:
-                    _cycle(node, child)
-                seen[k] = child
-                stack.append(child)
-            elif child._seq >= seq:
+            if child._seq >= seq:
                 _cycle(node, child)
-    return sorted(seen.values(), key=_by_seq)
+            if child not in seen:
+                add(child)
+                push(child)
+    return sorted(seen, key=_by_seq)
 
 
 _by_seq = operator.attrgetter("_seq")
@@ -153,25 +151,24 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
     roots = list(root) if isinstance(root, (list, tuple)) else [root]
     seeds = list(grad) if isinstance(root, (list, tuple)) else [grad]
     order = topological_order(roots)
-    # The memo slots: id(node) -> [gradient so far, paths from the roots to it, owned].
+    # The memo slots: node -> [gradient so far, paths from the roots to it, owned].
     # "owned" means the slot's array was made fresh for this input alone (by its
     # consumer's derivative rule, or by the engine's own sum), so the engine may add
     # into it in place; any other array may be shared with the upstream gradient or
     # a sibling input, and is never written into.
-    memo: dict[int, list] = {}
+    memo: dict = {}  # keyed by node (nodes hash by identity)
     for r, g in zip(roots, seeds):
-        e = memo.get(id(r))
+        e = memo.get(r)
         if e is None:
-            memo[id(r)] = [g, 1, False]
+            memo[r] = [g, 1, False]
         else:
             e[0], e[1], e[2] = e[0] + g, e[1] + 1, type(e[0] + g) is ndarray
-    wanted = None if inputs is None else {id(x): i for i, x in enumerate(inputs)}
+    wanted = None if inputs is None else {x: i for i, x in enumerate(inputs)}
     found: list = [None] * (0 if inputs is None else len(inputs))
     edges = local = paths = 0
     pop, get = memo.pop, memo.get
     for node in reversed(order):
-        k = id(node)
-        g, n, own = pop(k, _NONE)
+        g, n, own = pop(node, _NONE)
         ins = node._inputs
         if not ins:
             paths += n
@@ -180,8 +177,8 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
                     if not own and type(g) is ndarray:
                         g = g.copy()  # a leaf keeps its gradient: never share its array
                     node._deliver(g, create_graph)
-                elif k in wanted:
-                    found[wanted[k]] = g
+                elif node in wanted:
+                    found[wanted[node]] = g
             continue
         edges += len(ins)
         if g is None:
@@ -189,16 +186,16 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
         else:
             if wanted is None:
                 node._deliver(g, create_graph)
-            elif k in wanted:
-                found[wanted[k]] = g
+            elif node in wanted:
+                found[wanted[node]] = g
             grads = node._vjp(g, create_graph)
             if not retain_graph:
                 node._release()
             local += len(ins)
         for p, pg in zip(ins, grads):
-            e = get(id(p))
+            e = get(p)
             if e is None:
-                memo[id(p)] = [pg, n, type(pg) is ndarray and _fresh(pg, g, grads)]
+                memo[p] = [pg, n, type(pg) is ndarray and _fresh(pg, g, grads)]
             else:
                 e[1] += n
                 if pg is None:
