@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .. import random as _random
-from ..ops import Linear, Maximum, Where
+from ..ops import CrossEntropy, Linear, Maximum, Where
 from ..tensor import Tensor
 from ..value import Value
 
@@ -324,7 +324,7 @@ def nll_loss(input, target, reduction: str = "mean"):
 
 def cross_entropy(input, target, reduction: str = "mean"):
     """Cross entropy of logits ``input`` (N, C) against integer class ``target`` (N,),
-    computed as ``nll_loss(log_softmax(input))``: stable for logits of any size.
+    as one fused op (stable log-softmax picked at the targets): stable for logits of any size.
 
     ``target`` may also be class probabilities of the input's shape (floats),
     as in PyTorch: ``-(target * log_softmax(input)).sum(axis=-1)``. A 1-D input
@@ -347,8 +347,7 @@ def cross_entropy(input, target, reduction: str = "mean"):
                 "integers"
             )
         return _reduce(-(tgt * input.log_softmax(axis=-1)).sum(axis=-1), reduction)
-    _class_targets("cross_entropy", input, target)
-    return nll_loss(input.log_softmax(axis=-1), target, reduction)
+    return CrossEntropy.apply(input, _class_targets("cross_entropy", input, target), reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction: str = "mean"):

@@ -3,7 +3,7 @@
 ``elementwise``: + - * / ** neg abs exp log sqrt tanh sigmoid relu maximum minimum where;
 ``reduce``: sum mean max min softmax log_softmax; ``shape``: reshape transpose expand
 getitem concatenate stack (and ``sum_to``, the one place where broadcasting is
-undone); ``linalg``: matmul, linear (x @ W.T + b as one op).
+undone); ``linalg``: matmul, linear (x @ W.T + b as one op); ``loss``: fused cross-entropy.
 """
 
 from .elementwise import (
@@ -25,12 +25,13 @@ from .elementwise import (
     Where,
 )
 from .linalg import Linear, MatMul
+from .loss import CrossEntropy
 from .reduce import LogSoftmax, Max, Mean, Min, Softmax, Sum
 from .shape import Concatenate, Expand, GetItem, IndexAdd, Reshape, Stack, Transpose, sum_to
 
 __all__ = [
-    "Abs", "Add", "Concatenate", "Div", "Exp", "Expand", "GetItem", "IndexAdd", "Linear", "Log",
-    "LogSoftmax", "MatMul", "Max", "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pow",
+    "Abs", "Add", "Concatenate", "CrossEntropy", "Div", "Exp", "Expand", "GetItem", "IndexAdd",
+    "Linear", "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pow",
     "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh", "Transpose",
     "Where", "sum_to",
 ]

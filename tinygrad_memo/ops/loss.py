@@ -1,0 +1,42 @@
+"""Fused losses: one op where the composed form would be several (as PyTorch does)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import Function
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy of logits (N, C) or (C,) against integer classes, with
+    ``reduction`` "mean" | "sum" | "none". Forward is the stable log-softmax picked at
+    the targets; the derivative is ``(softmax(x) - onehot(target)) * g``."""
+
+    @staticmethod
+    def forward(ctx, x, target, reduction="mean"):
+        m = x.max(axis=-1, keepdims=True)
+        shifted = x - m
+        logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        onehot = np.zeros_like(x)
+        if x.ndim == 1:
+            onehot[target] = 1
+        else:
+            onehot[np.arange(x.shape[0]), target] = 1
+        losses = -(logp * onehot).sum(axis=-1)
+        ctx.save_for_backward(x)
+        ctx.m, ctx.onehot, ctx.reduction = m, onehot, reduction
+        ctx.n = max(losses.size, 1)
+        if reduction == "mean":
+            return losses.mean()
+        return losses.sum() if reduction == "sum" else losses
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        e = np.exp(x - ctx.m)  # softmax again, from the saved input (a graph node under create_graph)
+        d = e / e.sum(axis=-1, keepdims=True) - ctx.onehot
+        if ctx.reduction == "mean":
+            return d * (g / ctx.n), None
+        if ctx.reduction == "sum" or d.ndim == 1:
+            return d * g, None
+        return d * g.reshape((-1, 1)), None
