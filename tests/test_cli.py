@@ -257,6 +257,7 @@ def test_consistent_flags():
 
 def test_demo_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(demo, "DEMO_DEPTH", 5)
+    monkeypatch.setattr(demo, "QUICK", True)
     out = tmp_path / "demo"
     assert cli.main(["demo", "--out", str(out), "--seed", "3"]) == 0
     text = capsys.readouterr().out
@@ -269,6 +270,7 @@ def test_demo_command(tmp_path, monkeypatch, capsys):
 
 def test_run_demo_returns_results(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "DEMO_DEPTH", 3)
+    monkeypatch.setattr(demo, "QUICK", True)
     lines = []
     result = demo.run_demo(tmp_path, seed=1, log=lines.append)
     assert [r["paths"] for r in result["memo_rows"]] == [2, 4, 8]

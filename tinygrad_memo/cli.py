@@ -69,12 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     d = sub.add_parser("demo", help="run the demo, writing its outputs to --out",
-                       description="Run the demo: the memoization table (more to come), "
-                                   "with its outputs written to --out.")
+                       description="Run the demo: the memoization table, micrograd's scalar MLP "
+                                   "on two moons, a Tensor MLP on the digits, and pictures of "
+                                   "graphs, with its outputs written to --out.")
     d.add_argument("--out", default="demo_out", metavar="DIR",
                    help="directory for the outputs (created; default: demo_out)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     d.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    d.add_argument("--quick", action="store_true", help="small settings: a few seconds")
     d.set_defaults(func=_cmd_demo)
 
     m = sub.add_parser("memo", help="memoized backward vs naive path enumeration, by depth",
@@ -135,7 +137,7 @@ def _cmd_memo(args) -> int:
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
-    run_demo(args.out, seed=args.seed, quiet=args.quiet)
+    run_demo(args.out, seed=args.seed, quiet=args.quiet, quick=args.quick or None)
     return 0
 
 
