@@ -80,9 +80,15 @@ KNOWN_UNRUNNABLE: dict[str, tuple[str, ...]] = {
 }
 
 
+def _python_blocks(page: Path) -> list[Block]:
+    return [b for b in code_blocks(page.read_text(encoding="utf-8"))
+            if b.lang in ("python", "py", "python3")]
+
+
 def _pages() -> list[Path]:
+    """README.md and every page of docs/ that has a python block (API pages have none)."""
     pages = [ROOT / "README.md"] + sorted(DOCS.rglob("*.md"))
-    return [p for p in pages if "_ext" not in p.parts]
+    return [p for p in pages if "_ext" not in p.parts and _python_blocks(p)]
 
 
 def _page_id(path: Path) -> str:
@@ -114,8 +120,7 @@ def test_fence_parser():
 
 @pytest.mark.parametrize("page", _pages(), ids=_page_id)
 def test_page_code_runs(page: Path, tmp_path, monkeypatch, capsys):
-    blocks = [b for b in code_blocks(page.read_text(encoding="utf-8"))
-              if b.lang in ("python", "py", "python3")]
+    blocks = _python_blocks(page)
     known = KNOWN_UNRUNNABLE.get(_page_id(page), ())
     runnable = [b for b in blocks if not b.skip and not b.source.startswith(known or "\0")]
     if not runnable:
