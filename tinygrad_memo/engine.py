@@ -8,15 +8,16 @@ follows this small protocol:
 ``node._seq``
     its creation number from :func:`next_seq`: every input is older than its
     consumer, so sorting by ``_seq`` is a topological order.
-``node._vjp(g, create_graph) -> sequence``
+``node._vjp(g, create_graph, release=False) -> sequence``
     the vector-Jacobian product: for each input, ``g`` times the local derivative
-    of this node with respect to that input (``None`` where nothing flows).
-``node._release()``
-    drop what the forward pass saved for ``_vjp`` (``retain_graph=False``); a later
-    ``_vjp`` must raise ``RuntimeError(GRAPH_FREED)``.
+    of this node with respect to that input (``None`` where nothing flows). With
+    ``release`` (``retain_graph=False``) it also drops what the forward pass saved
+    for it; a later ``_vjp`` must then raise ``RuntimeError(GRAPH_FREED)``.
 ``node._deliver(g, create_graph)``
-    receive the node's complete gradient: a leaf accumulates it into ``.grad``,
-    an interior node keeps it or not (the engine's caller decides the policy).
+    a leaf receives its complete gradient (and accumulates it into ``.grad``).
+``node._retain``
+    whether an interior node keeps its gradient in ``.grad`` (Values always do,
+    Tensors after ``retain_grad()``).
 
 Each node's gradient lives in one memo slot. Every consumer adds its contribution
 into that slot; because nodes are visited in reverse topological order, the slot
@@ -135,8 +136,9 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
     """Memoized reverse pass from ``root`` (a node, or a list of nodes with a list
     of seed gradients in ``grad``).
 
-    With ``inputs=None`` each node's complete gradient is handed to
-    ``node._deliver`` and a :class:`BackwardStats` is returned. With a list of
+    With ``inputs=None`` each leaf's complete gradient is handed to
+    ``node._deliver`` (interior nodes with ``_retain`` keep theirs in ``.grad``)
+    and a :class:`BackwardStats` is returned. With a list of
     ``inputs``, nothing is delivered and the list of their gradients (``None``
     where no path leads) is returned instead: this is ``tm.grad``.
 
@@ -163,7 +165,11 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
             memo[r] = [g, 1, False]
         else:
             e[0], e[1], e[2] = e[0] + g, e[1] + 1, type(e[0] + g) is ndarray
-    wanted = None if inputs is None else {x: i for i, x in enumerate(inputs)}
+    wanted = None
+    if inputs is not None:
+        wanted = {}
+        for i, x in enumerate(inputs):  # an input may be listed more than once
+            wanted.setdefault(x, []).append(i)
     found: list = [None] * (0 if inputs is None else len(inputs))
     edges = local = paths = 0
     pop, get = memo.pop, memo.get
@@ -178,19 +184,20 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
                         g = g.copy()  # a leaf keeps its gradient: never share its array
                     node._deliver(g, create_graph)
                 elif node in wanted:
-                    found[wanted[node]] = g
+                    for i in wanted[node]:
+                        found[i] = g
             continue
         edges += len(ins)
         if g is None:
             grads = (None,) * len(ins)
         else:
             if wanted is None:
-                node._deliver(g, create_graph)
+                if node._retain:  # an interior node that keeps its gradient
+                    node.grad = g.copy() if type(g) is ndarray else g
             elif node in wanted:
-                found[wanted[node]] = g
-            grads = node._vjp(g, create_graph)
-            if not retain_graph:
-                node._release()
+                for i in wanted[node]:
+                    found[i] = g
+            grads = node._vjp(g, create_graph, not retain_graph)
             local += len(ins)
         for p, pg in zip(ins, grads):
             e = get(p)

@@ -2,7 +2,7 @@
 
 Every operation is a :class:`~tinygrad_memo.function.Function` in ``ops/``; this
 module holds the user-facing methods, and the engine protocol (``_inputs``,
-``_vjp``, ``_release``, ``_deliver``) through which the one backward algorithm of
+``_vjp``, ``_deliver``, ``_retain``) through which the one backward algorithm of
 ``engine.py`` runs.
 """
 
@@ -519,6 +519,13 @@ class Tensor:
                 )
             g = np.ones(out.shape, dtype=out.dtype)
         else:
+            if create_graph and isinstance(g, Tensor):  # keep its graph: it may be differentiated
+                if g.shape != out.shape:
+                    raise RuntimeError(
+                        f"backward: grad of shape {g.shape} does not match the output's shape "
+                        f"{out.shape}"
+                    )
+                return g
             g = np.asarray(_data(g), dtype=out.dtype)
             if g.shape != out.shape:
                 raise RuntimeError(
@@ -537,10 +544,12 @@ class Tensor:
         return g
 
     # engine protocol ---------------------------------------------------------------------------
-    def _vjp(self, g, create_graph):
+    def _vjp(self, g, create_graph, release=False):
         ctx = self._ctx
         if ctx is None:
             raise RuntimeError(f"{self._fn.__name__}: {engine.GRAPH_FREED}")
+        if release:
+            self._ctx = None
         fn = self._fn
         if create_graph:
             saved = ctx.saved_tensors
@@ -585,19 +594,13 @@ class Tensor:
             return Tensor._make(s, False)
         return s
 
-    def _release(self):
-        self._ctx = None
-
     def _deliver(self, g, create_graph):
-        if not self._inputs:
-            if self.grad is None:
-                self.grad = g
-            elif create_graph or isinstance(self.grad, Tensor) or isinstance(g, Tensor):
-                self.grad = self.grad + g
-            else:
-                self.grad += g
-        elif self._retain:
-            self.grad = g.copy() if isinstance(g, np.ndarray) else g
+        if self.grad is None:
+            self.grad = g
+        elif create_graph or isinstance(self.grad, Tensor) or isinstance(g, Tensor):
+            self.grad = self.grad + g
+        else:
+            self.grad += g
 
 
 _UFUNCS = {

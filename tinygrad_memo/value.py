@@ -414,27 +414,25 @@ class Value:
         return engine.backward(self, 1.0, retain_graph, False)
 
     # engine protocol ----------------------------------------------------------------
-    def _vjp(self, g, create_graph):
+    _retain = True  # interior Values keep their gradient (as in micrograd)
+
+    def _vjp(self, g, create_graph, release=False):
         d0 = self._d0
         if d0 is None:
             raise RuntimeError(f"Value {self._op}: {engine.GRAPH_FREED}")
-        if create_graph:  # the same rule, evaluated on the graph's own nodes
-            ins = self._inputs
-            local = _RULES[self._op](self, ins[0], ins[1] if len(ins) > 1 else self._aux)
-            return tuple(g * d for d in local[: len(ins)])
         d1 = self._d1
+        if release:
+            self._d0 = self._d1 = None
+        if create_graph:  # the same rule, evaluated on the graph's own nodes
+            a, b = self._a, self._b
+            local = _RULES[self._op](self, a, self._aux if b is None else b)
+            return (g * local[0],) if b is None else (g * local[0], g * local[1])
         if d1 is None:
             return (g * d0,)
         return (g * d0, g * d1)
 
-    def _release(self):
-        self._d0 = self._d1 = None
-
     def _deliver(self, g, create_graph):
-        if self._inputs:
-            self.grad = g
-        else:
-            self.grad = self.grad + g
+        self.grad = self.grad + g
 
     # -- conveniences ----------------------------------------------------------------
     def __float__(self):
