@@ -178,9 +178,9 @@ def _checked(name: str, x) -> float:
 _new = object.__new__
 
 
-def _node(data: float, inputs: tuple, op: str, aux=None) -> Value:
-    """A result node; its local derivatives are evaluated now, beside the forward,
-    and kept in two float slots (no per-node tuple, closure or cycle)."""
+def _node(data: float, a: Value, b: Value | None, op: str, aux=None) -> Value:
+    """A result node of inputs ``a`` (and ``b``); its local derivatives are evaluated
+    now, beside the forward, and kept in two float slots (no tuple, closure or cycle)."""
     v = _new(Value)
     v.data = data
     v.grad = 0.0
@@ -189,14 +189,13 @@ def _node(data: float, inputs: tuple, op: str, aux=None) -> Value:
     v._aux = aux
     v._seq = _next_seq()
     if STATE.enabled:
-        if len(inputs) == 1:
-            v._a = inputs[0]
-            v._b = None
-            v._d0 = _RULES[op](data, inputs[0].data, aux)[0]
+        v._a = a
+        v._b = b
+        if b is None:
+            v._d0 = _RULES[op](data, a.data, aux)[0]
             v._d1 = None
         else:
-            v._a, v._b = inputs
-            v._d0, v._d1 = _RULES[op](data, inputs[0].data, inputs[1].data)
+            v._d0, v._d1 = _RULES[op](data, a.data, b.data)
     else:
         v._a = v._b = None
         v._d0 = v._d1 = None
@@ -253,64 +252,64 @@ class Value:
     # -- arithmetic ----------------------------------------------------------------
     def __add__(self, other):
         if type(other) is Value:
-            return _node(self.data + other.data, (self, other), "+")
+            return _node(self.data + other.data, self, other, "+")
         c = _checked("+", other)
-        return _node(self.data + c, (self,), "+", c)
+        return _node(self.data + c, self, None, "+", c)
 
     __radd__ = __add__
 
     def __mul__(self, other):
         if type(other) is Value:
-            return _node(self.data * other.data, (self, other), "*")
+            return _node(self.data * other.data, self, other, "*")
         c = _checked("*", other)
-        return _node(self.data * c, (self,), "*", c)
+        return _node(self.data * c, self, None, "*", c)
 
     __rmul__ = __mul__
 
     def __sub__(self, other):
         if type(other) is Value:
-            return _node(self.data - other.data, (self, other), "-")
+            return _node(self.data - other.data, self, other, "-")
         c = _checked("-", other)
-        return _node(self.data - c, (self,), "-", c)
+        return _node(self.data - c, self, None, "-", c)
 
     def __rsub__(self, other):
         c = _checked("-", other)
-        return _node(c - self.data, (self,), "r-", c)
+        return _node(c - self.data, self, None, "r-", c)
 
     def __truediv__(self, other):
         if type(other) is Value:
             if other.data == 0:
                 raise ZeroDivisionError(f"Value /: division by zero ({self.data} / 0)")
-            return _node(self.data / other.data, (self, other), "/")
+            return _node(self.data / other.data, self, other, "/")
         c = _checked("/", other)
         if c == 0:
             raise ZeroDivisionError(f"Value /: division by zero ({self.data} / 0)")
-        return _node(self.data / c, (self,), "/", c)
+        return _node(self.data / c, self, None, "/", c)
 
     def __rtruediv__(self, other):
         c = _checked("/", other)
         if self.data == 0:
             raise ZeroDivisionError(f"Value /: division by zero ({c} / 0)")
-        return _node(c / self.data, (self,), "r/", c)
+        return _node(c / self.data, self, None, "r/", c)
 
     def __pow__(self, other):
         if type(other) is Value:
-            return _node(_pow_forward(self.data, other.data), (self, other), "pow")
+            return _node(_pow_forward(self.data, other.data), self, other, "pow")
         c = _checked("**", other)
-        return _node(_pow_forward(self.data, c), (self,), "**", c)
+        return _node(_pow_forward(self.data, c), self, None, "**", c)
 
     def __rpow__(self, other):
         c = _checked("**", other)
-        return _node(_pow_forward(c, self.data), (self,), "r**", c)
+        return _node(_pow_forward(c, self.data), self, None, "r**", c)
 
     def __neg__(self):
-        return _node(-self.data, (self,), "neg")
+        return _node(-self.data, self, None, "neg")
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _node(abs(self.data), (self,), "abs")
+        return _node(abs(self.data), self, None, "abs")
 
     # -- functions -----------------------------------------------------------------
     def exp(self):
@@ -323,7 +322,7 @@ class Value:
             r = math.exp(self.data)
         except OverflowError:
             r = _inf
-        return _node(r, (self,), "exp")
+        return _node(r, self, None, "exp")
 
     def log(self):
         """Natural logarithm; raises ValueError for inputs <= 0.
@@ -333,7 +332,7 @@ class Value:
         """
         if self.data <= 0:
             raise ValueError(f"Value.log: input must be positive, got {self.data}")
-        return _node(math.log(self.data), (self,), "log")
+        return _node(math.log(self.data), self, None, "log")
 
     def sqrt(self):
         """Square root; raises ValueError for negative inputs.
@@ -343,7 +342,7 @@ class Value:
         """
         if self.data < 0:
             raise ValueError(f"Value.sqrt: input must be non-negative, got {self.data}")
-        return _node(math.sqrt(self.data), (self,), "sqrt")
+        return _node(math.sqrt(self.data), self, None, "sqrt")
 
     def tanh(self):
         """Hyperbolic tangent (stable for any magnitude).
@@ -351,7 +350,7 @@ class Value:
         >>> Value(0.0).tanh().data
         0.0
         """
-        return _node(math.tanh(self.data), (self,), "tanh")
+        return _node(math.tanh(self.data), self, None, "tanh")
 
     def sigmoid(self):
         """Logistic sigmoid 1 / (1 + e**-x), stable for large magnitudes.
@@ -365,7 +364,7 @@ class Value:
         else:
             e = math.exp(x)
             r = e / (1.0 + e)
-        return _node(r, (self,), "sigmoid")
+        return _node(r, self, None, "sigmoid")
 
     def relu(self):
         """max(0, x); its derivative at 0 is 0.
@@ -374,7 +373,7 @@ class Value:
         0.0
         """
         x = self.data
-        return _node(x if x > 0 else 0.0, (self,), "relu")
+        return _node(x if x > 0 else 0.0, self, None, "relu")
 
     def sin(self):
         """Sine.
@@ -382,7 +381,7 @@ class Value:
         >>> Value(0.0).sin().data
         0.0
         """
-        return _node(math.sin(self.data), (self,), "sin")
+        return _node(math.sin(self.data), self, None, "sin")
 
     def cos(self):
         """Cosine.
@@ -390,7 +389,7 @@ class Value:
         >>> Value(0.0).cos().data
         1.0
         """
-        return _node(math.cos(self.data), (self,), "cos")
+        return _node(math.cos(self.data), self, None, "cos")
 
     # -- autograd --------------------------------------------------------------------
     def backward(self, retain_graph: bool = False, create_graph: bool = False):
