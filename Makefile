@@ -29,6 +29,9 @@ test: $(STAMP) dot
 lint: $(STAMP)
 	$(PY) -m ruff check tinygrad_memo tests examples benchmarks
 
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict
+
 bench: $(STAMP)
 	$(PY) -m tinygrad_memo bench
 

@@ -75,9 +75,7 @@ def code_blocks(text: str) -> list[Block]:
 #: Blocks in pages this test's owner does not edit that are not meant to run (a
 #: signature listing tagged ```python): page -> prefixes of the blocks' sources.
 #: Reported upstream; the fix is to tag such a block ```text or ```python no-run.
-KNOWN_UNRUNNABLE: dict[str, tuple[str, ...]] = {
-    "docs/visualization.md": ("draw_dot(root, format=",),
-}
+KNOWN_UNRUNNABLE: dict[str, tuple[str, ...]] = {}
 
 
 def _python_blocks(page: Path) -> list[Block]:
@@ -218,11 +216,7 @@ PUBLIC_NAMES = [
 #: Contract names whose docstring had no example when this test was written, in
 #: files this test's owner does not edit (reported upstream). Such a name xfails
 #: while its example is missing and passes once it has one; then drop it here.
-KNOWN_WITHOUT_EXAMPLE: set[str] = {
-    "tinygrad_memo.Tensor.requires_grad", "tinygrad_memo.Tensor.is_leaf",
-    "tinygrad_memo.Tensor.retain_grad", "tinygrad_memo.Tensor.abs",
-    "tinygrad_memo.Tensor.__getitem__",
-}
+KNOWN_WITHOUT_EXAMPLE: set[str] = set()
 
 
 def _resolve(name: str):

@@ -164,3 +164,23 @@ def test_stats_count_math_matches_formula_for_width_ladders():
         root, _ = ladder(6, width=width)
         assert count_paths(topological_order(root)) == width**6
         assert math.isfinite(root.data)
+
+
+def test_grad_with_an_input_listed_twice_gives_it_twice():
+    x = tm.Tensor([1.0, 2.0], requires_grad=True, dtype=np.float64)
+    g1, g2 = tm.grad((x * x).sum(), [x, x])
+    np.testing.assert_array_equal(g1, [2.0, 4.0])
+    np.testing.assert_array_equal(g2, [2.0, 4.0])
+    assert not np.shares_memory(g1, g2)
+    a = tm.Value(3.0)
+    assert tm.grad(a * a, [a, a]) == [6.0, 6.0]
+
+
+def test_grad_outputs_that_require_grad_keep_their_graph():
+    x = tm.Tensor([1.0, 2.0], requires_grad=True, dtype=np.float64)
+    v = tm.Tensor([0.5, -1.0], requires_grad=True, dtype=np.float64)
+    (g,) = tm.grad(x.tanh(), x, grad_outputs=v, create_graph=True)
+    gx, gv = tm.grad(g.sum(), [x, v])
+    t = np.tanh(x.data)
+    np.testing.assert_allclose(gv, 1 - t * t)
+    np.testing.assert_allclose(gx, v.data * -2 * t * (1 - t * t))

@@ -186,3 +186,24 @@ def test_transpose_second_order(shape, how):
     (tg,) = torch.autograd.grad(f(tx, torch), tx, create_graph=True)
     (th,) = torch.autograd.grad((tg * tg).sum(), tx)
     np.testing.assert_allclose(h, th.numpy(), rtol=1e-10)
+
+
+def test_numpy_function_cutting_the_graph_is_refused_under_create_graph():
+    class Square(tm.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return np.where(True, 2 * g * x, 0)  # not a ufunc: would drop the graph
+
+    x = tm.Tensor([1.0, 2.0], requires_grad=True, dtype=np.float64)
+    Square.apply(x).sum().backward()  # first order: plain numpy, fine
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    with pytest.raises(TypeError, match="numpy.where.*create_graph"):
+        tm.grad(Square.apply(x).sum(), x, create_graph=True)
+    # outside a differentiable backward, numpy functions simply see arrays
+    assert np.allclose(x, [1.0, 2.0])

@@ -62,7 +62,7 @@ def _seed(out, g, create_graph):
         return g if create_graph else float(getattr(g, "data", g))
     from .tensor import Tensor
 
-    return Tensor._seed_grad(out, g, create_graph)
+    return Tensor._seed_grad(out, g, create_graph, "grad", "grad_outputs")
 
 
 def _fill(x, g, create_graph):

@@ -82,7 +82,13 @@ class Tensor:
     # -- attributes ------------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
-        """Whether gradients flow to this tensor. Settable on leaves (float dtypes only)."""
+        """Whether gradients flow to this tensor. Settable on leaves (float dtypes only).
+
+        >>> x = Tensor([1.0, 2.0])
+        >>> x.requires_grad = True
+        >>> (x * 2).requires_grad
+        True
+        """
         return self._rg
 
     @requires_grad.setter
@@ -113,7 +119,12 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        """True for tensors made by the user (or in no_grad), False for op results."""
+        """True for tensors made by the user (or in no_grad), False for op results.
+
+        >>> x = Tensor([1.0], requires_grad=True)
+        >>> x.is_leaf, (x * 2).is_leaf
+        (True, False)
+        """
         return not self._inputs
 
     @property
@@ -148,7 +159,15 @@ class Tensor:
         return Tensor._make(self.data, False)
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` on this interior tensor after backward (leaves always keep it)."""
+        """Keep ``.grad`` on this interior tensor after backward (leaves always keep it).
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x * 3
+        >>> h.retain_grad()
+        >>> _ = (h * h).sum().backward()
+        >>> h.grad
+        array([ 6., 12.], dtype=float32)
+        """
         self._retain = True
 
     def __array__(self, dtype=None, copy=None):
@@ -318,9 +337,26 @@ class Tensor:
             return NotImplemented
         return getattr(_ops, fn).apply(*inputs)
 
+    def __array_function__(self, func, types, args, kwargs):
+        """Other numpy functions see plain arrays. Inside a ``create_graph`` backward
+        that would silently cut the graph, so there a Tensor that requires grad is
+        refused with a clear error instead."""
+        if _IN_GRAPH_BACKWARD[0] and _any_requires_grad((args, kwargs)):
+            raise TypeError(
+                f"numpy.{func.__name__} was given a Tensor that requires grad inside a "
+                "create_graph backward; it would cut the graph (a wrong higher derivative). "
+                "Write the derivative rule with operators, Tensor methods and numpy ufuncs "
+                "(np.exp, np.log, ...), or multiply by a constant mask instead of np.where"
+            )
+        return func(*_unwrap(args), **_unwrap(kwargs))
+
     # -- elementwise functions -----------------------------------------------------------
     def abs(self):
-        """|x|; its derivative at 0 is 0."""
+        """|x|; its derivative at 0 is 0.
+
+        >>> Tensor([-2.0, 0.0, 3.0]).abs().numpy()
+        array([2., 0., 3.], dtype=float32)
+        """
         return _ops.Abs.apply(self)
 
     def exp(self):
@@ -483,6 +519,14 @@ class Tensor:
         return _ops.Expand.apply(self, shape=_shape(shape))
 
     def __getitem__(self, index):
+        """Indexing as in numpy: basic slices, integer arrays (repeated indices
+        accumulate their gradients) and boolean masks.
+
+        >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> _ = x[[0, 0, 2]].sum().backward()
+        >>> x.grad
+        array([2., 0., 1.], dtype=float32)
+        """
         return _ops.GetItem.apply(self, index=_index(index))
 
     # -- autograd ------------------------------------------------------------------------------
@@ -510,26 +554,25 @@ class Tensor:
         return engine.backward(self, seed, retain_graph, False)
 
     @staticmethod
-    def _seed_grad(out, g, create_graph):
+    def _seed_grad(out, g, create_graph, op="backward", arg="grad"):
         if g is None:
             if out.data.size != 1:
                 raise RuntimeError(
-                    f"backward: grad can be implicitly created only for scalar outputs; this "
-                    f"output has shape {out.shape}, so pass grad= of that shape"
+                    f"{op}: {arg} can be implicitly created only for scalar outputs; this "
+                    f"output has shape {out.shape}, so pass {arg}= of that shape"
                 )
             g = np.ones(out.shape, dtype=out.dtype)
+        elif create_graph and isinstance(g, Tensor):  # keep its graph: it may be differentiated
+            if g.shape != out.shape:
+                raise RuntimeError(
+                    f"{op}: {arg} of shape {g.shape} does not match the output's shape {out.shape}"
+                )
+            return g
         else:
-            if create_graph and isinstance(g, Tensor):  # keep its graph: it may be differentiated
-                if g.shape != out.shape:
-                    raise RuntimeError(
-                        f"backward: grad of shape {g.shape} does not match the output's shape "
-                        f"{out.shape}"
-                    )
-                return g
             g = np.asarray(_data(g), dtype=out.dtype)
             if g.shape != out.shape:
                 raise RuntimeError(
-                    f"backward: grad of shape {g.shape} does not match the output's shape {out.shape}"
+                    f"{op}: {arg} of shape {g.shape} does not match the output's shape {out.shape}"
                 )
         return Tensor._make(g, False) if create_graph else g
 
@@ -554,9 +597,11 @@ class Tensor:
         if create_graph:
             saved = ctx.saved_tensors
             ctx.saved_tensors = tuple(self._resolve(s) for s in saved)
+            _IN_GRAPH_BACKWARD[0] += 1
             try:
                 grads = fn.backward(ctx, g)
             finally:
+                _IN_GRAPH_BACKWARD[0] -= 1
                 ctx.saved_tensors = saved
         else:
             grads = fn.backward(ctx, g)
@@ -613,6 +658,30 @@ _UFUNCS = {
 
 def _data(x):
     return x.data if isinstance(x, Tensor) else x
+
+
+_IN_GRAPH_BACKWARD = [0]  # > 0 while a derivative rule runs under create_graph
+
+
+def _unwrap(x):
+    """Tensors (also inside lists, tuples and dicts) replaced by their arrays."""
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, list | tuple):
+        return type(x)(_unwrap(i) for i in x)
+    if isinstance(x, dict):
+        return {k: _unwrap(v) for k, v in x.items()}
+    return x
+
+
+def _any_requires_grad(x) -> bool:
+    if isinstance(x, Tensor):
+        return x._rg
+    if isinstance(x, list | tuple):
+        return any(_any_requires_grad(i) for i in x)
+    if isinstance(x, dict):
+        return any(_any_requires_grad(v) for v in x.values())
+    return False
 
 
 def _shape(shape: tuple) -> tuple:
