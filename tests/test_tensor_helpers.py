@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 import tinygrad_memo as tm
+from tinygrad_memo.testing import strategies as tms
 
 
 def _profile_registered() -> bool:
@@ -78,9 +79,9 @@ def apart(rng, sa, sb):
     return np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
 
 
-shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=4)
-shapes1 = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4)
-pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4)
+shapes = tms.shapes(min_dims=0, max_dims=4, max_side=4)
+shapes1 = tms.shapes(min_dims=1, max_dims=4, max_side=4)
+pairs = tms.broadcastable_shapes(2, max_dims=4, max_side=4)
 
 
 def draw_axis(draw, ndim):
@@ -172,8 +173,7 @@ def _softmax(name, method):
 def _matmul():
     def draw(d):
         rng = rng_of(d)
-        s = d(hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2,
-                                                max_side=4))
+        s = d(tms.matmul_shapes(max_dims=2, max_side=4))
         sa, sb = s.input_shapes
         return [values(rng, sa), values(rng, sb)], {}
 
