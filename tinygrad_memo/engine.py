@@ -174,7 +174,7 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
     edges = local = paths = 0
     pop, get = memo.pop, memo.get
     for node in reversed(order):
-        g, n, own = pop(node, _NONE)
+        g, n, own = pop(node)  # every node below a root got its slot from a consumer
         ins = node._inputs
         if not ins:
             paths += n
@@ -187,9 +187,10 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
                     for i in wanted[node]:
                         found[i] = g
             continue
-        edges += len(ins)
+        k = len(ins)
+        edges += k
         if g is None:
-            grads = (None,) * len(ins)
+            grads = (None,) * k
         else:
             if wanted is None:
                 if node._retain:  # an interior node that keeps its gradient
@@ -198,7 +199,7 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
                 for i in wanted[node]:
                     found[i] = g
             grads = node._vjp(g, create_graph, not retain_graph)
-            local += len(ins)
+            local += k
         for p, pg in zip(ins, grads):
             e = get(p)
             if e is None:
@@ -232,8 +233,6 @@ def _fresh(pg, g, grads) -> bool:
             n += 1
     return n == 1
 
-
-_NONE = (None, 0, False)
 
 
 def naive_grad(root, wrt: list):
