@@ -120,14 +120,15 @@ def count_paths(order: list) -> int:
     >>> count_paths(topological_order(d))
     8
     """
-    reach: dict[int, int] = {}
+    reach: dict = {}  # node -> paths from the root(s) to it
     total = 0
     for node in reversed(order):
-        n = reach.pop(id(node), 1)
-        if not node._inputs:
+        n = reach.pop(node, 1)
+        ins = node._inputs
+        if not ins:
             total += n
-        for p in node._inputs:
-            reach[id(p)] = reach.get(id(p), 0) + n
+        for p in ins:
+            reach[p] = reach.get(p, 0) + n
     return total
 
 
@@ -163,8 +164,9 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
         e = memo.get(r)
         if e is None:
             memo[r] = [g, 1, False]
-        else:
-            e[0], e[1], e[2] = e[0] + g, e[1] + 1, type(e[0] + g) is ndarray
+        else:  # the same root listed twice
+            s = e[0] + g
+            e[0], e[1], e[2] = s, e[1] + 1, type(s) is ndarray
     wanted = None
     if inputs is not None:
         wanted = {}
@@ -232,7 +234,6 @@ def _fresh(pg, g, grads) -> bool:
         if x is pg:
             n += 1
     return n == 1
-
 
 
 def naive_grad(root, wrt: list):
