@@ -27,13 +27,11 @@ part with small settings (a few seconds; the tests use it).
 
 from __future__ import annotations
 
-import gc
 import json
 import random
 import sys
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -109,23 +107,6 @@ def _savefig(ctx: dict, fig, name: str, description: str) -> Path:
     return path
 
 
-@contextmanager
-def _gc_paused():
-    """Pause Python's cyclic garbage collector while scalar graphs are built.
-
-    A step of the scalar MLP creates ~100,000 Value nodes; they are freed by
-    reference counting (the graph has no cycles), but the allocations trigger the
-    cyclic collector over and over, which doubles the time of a step.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 # -- part 1: the memo table ---------------------------------------------------------------
 def _memo_part(ctx: dict) -> dict:
     """Memoized backward vs naive path enumeration on ladders of depth 1..DEMO_DEPTH."""
@@ -191,22 +172,21 @@ def train_moons(n: int = 100, steps: int = 100, seed: int = 0, alpha: float = 1e
 
     losses, accuracies = [], []
     t0 = time.perf_counter()
-    with _gc_paused():
-        for k in range(steps):
-            scores = [model(x) for x in xs]
-            loss = loss_of(scores)
-            model.zero_grad()
-            loss.backward()
-            opt.lr = 1.0 - 0.9 * k / max(1, steps - 1)
-            opt.step()
-            losses.append(loss.data)
-            accuracies.append(accuracy_of(scores))
-            del scores, loss  # free this step's graph before the next one is built
-            if callback is not None:
-                callback(k, losses[-1], accuracies[-1])
-        with no_grad():
-            scores = [model(x) for x in xs]
-            final_loss, final_acc = loss_of(scores).data, accuracy_of(scores)
+    for k in range(steps):
+        scores = [model(x) for x in xs]
+        loss = loss_of(scores)
+        model.zero_grad()
+        loss.backward()
+        opt.lr = 1.0 - 0.9 * k / max(1, steps - 1)
+        opt.step()
+        losses.append(loss.data)
+        accuracies.append(accuracy_of(scores))
+        del scores, loss  # free this step's graph before the next one is built
+        if callback is not None:
+            callback(k, losses[-1], accuracies[-1])
+    with no_grad():
+        scores = [model(x) for x in xs]
+        final_loss, final_acc = loss_of(scores).data, accuracy_of(scores)
     return {"model": model, "X": X, "y": y, "losses": losses, "accuracies": accuracies,
             "loss": float(final_loss), "accuracy": float(final_acc),
             "seconds": time.perf_counter() - t0}
