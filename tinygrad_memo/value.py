@@ -8,7 +8,9 @@ when ``create_graph=True`` (so the gradient is itself a graph that can be
 differentiated again).
 
 Nodes hold no closures and no reference to themselves, so a graph has no
-reference cycles and is freed by reference counting as soon as it is dropped.
+reference cycles and is freed by reference counting as soon as it is dropped;
+each node is one object (its inputs live in two slots, not a tuple), which keeps
+the work of Python's cyclic garbage collector small while graphs are built.
 Plain numbers combined with a Value are constants: they are kept in the node
 (``_aux``), not made into nodes.
 """
@@ -16,6 +18,8 @@ Plain numbers combined with a Value are constants: they are kept in the node
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from . import engine
 from .grad_mode import STATE
@@ -158,21 +162,12 @@ def _pow_safe(a, b):
 
 
 def _checked(name: str, x) -> float:
-    """A plain number as a float, or a clear TypeError naming the op."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        try:
-            import numpy as np
-
-            if isinstance(x, (np.floating, np.integer)) or (
-                isinstance(x, np.ndarray) and x.shape == ()
-            ):
-                return float(x)
-        except ImportError:  # pragma: no cover
-            pass
-        if isinstance(x, bool):
-            return float(x)
-        raise TypeError(f"Value {name}: unsupported operand of type {type(x).__name__}: {x!r}")
-    return float(x)
+    """A plain number (or a numpy scalar) as a float, or a clear TypeError naming the op."""
+    if isinstance(x, int | float | np.floating | np.integer) or (
+        isinstance(x, np.ndarray) and x.shape == ()
+    ):
+        return float(x)
+    raise TypeError(f"Value {name}: unsupported operand of type {type(x).__name__}: {x!r}")
 
 
 _new = object.__new__
