@@ -207,3 +207,16 @@ def test_numpy_function_cutting_the_graph_is_refused_under_create_graph():
         tm.grad(Square.apply(x).sum(), x, create_graph=True)
     # outside a differentiable backward, numpy functions simply see arrays
     assert np.allclose(x, [1.0, 2.0])
+
+
+def test_create_graph_without_retaining_the_first_graph():
+    # as in PyTorch: the gradient's graph runs through the first graph's nodes, so
+    # once those are freed, differentiating again says to retain the graph
+    x = tm.Tensor([0.5, -1.0], requires_grad=True, dtype=np.float64)
+    y = (x * x * x).sum()
+    (g,) = tm.grad(y, x, create_graph=True, retain_graph=False)
+    np.testing.assert_allclose(g.data, 3 * x.data**2)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        tm.grad(g.sum(), x)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        tm.grad(y, x)

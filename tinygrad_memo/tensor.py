@@ -596,7 +596,7 @@ class Tensor:
         fn = self._fn
         if create_graph:
             saved = ctx.saved_tensors
-            ctx.saved_tensors = tuple(self._resolve(s) for s in saved)
+            ctx.saved_tensors = tuple(self._resolve(s, ctx) for s in saved)
             _IN_GRAPH_BACKWARD[0] += 1
             try:
                 grads = fn.backward(ctx, g)
@@ -628,12 +628,12 @@ class Tensor:
             out.append(gi)
         return out
 
-    def _resolve(self, s):
+    def _resolve(self, s, ctx):
         """A saved array as a graph node (create_graph): an input, the output, or a constant."""
         if isinstance(s, np.ndarray):
             if s is self.data:
                 return self
-            for a in self._ctx._args:
+            for a in ctx._args:
                 if isinstance(a, Tensor) and a.data is s:
                     return a
             return Tensor._make(s, False)
