@@ -155,18 +155,18 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
     seeds = list(grad) if isinstance(root, (list, tuple)) else [grad]
     order = topological_order(roots)
     # The memo slots: node -> [gradient so far, paths from the roots to it, owned].
-    # "owned" means the slot's array was made fresh for this input alone (by its
-    # consumer's derivative rule, or by the engine's own sum), so the engine may add
-    # into it in place; any other array may be shared with the upstream gradient or
-    # a sibling input, and is never written into.
+    # "owned": the slot may add into its value with +=, because the value is a
+    # number or graph node (+= rebinds) or an array made fresh for this input alone
+    # (by its consumer's derivative rule, or by the engine's own sum). Any other
+    # array may be shared with the upstream gradient or a sibling input, and is
+    # never written into.
     memo: dict = {}  # keyed by node (nodes hash by identity)
     for r, g in zip(roots, seeds):
         e = memo.get(r)
         if e is None:
             memo[r] = [g, 1, False]
         else:  # the same root listed twice
-            s = e[0] + g
-            e[0], e[1], e[2] = s, e[1] + 1, type(s) is ndarray
+            e[0], e[1], e[2] = e[0] + g, e[1] + 1, True
     wanted = None
     if inputs is not None:
         wanted = {}
@@ -205,7 +205,7 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
         for p, pg in zip(ins, grads):
             e = get(p)
             if e is None:
-                memo[p] = [pg, n, type(pg) is ndarray and _fresh(pg, g, grads)]
+                memo[p] = [pg, n, type(pg) is not ndarray or _fresh(pg, g, grads)]
             else:
                 e[1] += n
                 if pg is None:
@@ -213,12 +213,13 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
                 s = e[0]
                 if s is None:
                     e[0] = pg
-                    e[2] = type(pg) is ndarray and _fresh(pg, g, grads)
+                    e[2] = type(pg) is not ndarray or _fresh(pg, g, grads)
                 elif e[2]:
-                    s += pg  # in place into an array this slot owns
+                    s += pg  # in place into an array the slot owns (numbers just rebind)
+                    e[0] = s
                 else:
-                    e[0] = s + pg
-                    e[2] = type(e[0]) is ndarray
+                    e[0] = s + pg  # a fresh sum: the slot owns it from now on
+                    e[2] = True
     if inputs is not None:
         return found
     return BackwardStats(len(order), edges, local, paths)
