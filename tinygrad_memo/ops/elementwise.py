@@ -219,18 +219,15 @@ class Maximum(Function):
         return g * ctx.wa, g * (1 - ctx.wa)
 
 
-class Minimum(Function):
-    """Elementwise minimum; where the two are equal each gets half the gradient."""
+class Minimum(Maximum):
+    """Elementwise minimum; where the two are equal each gets half the gradient
+    (the derivative rule is Maximum's, with the first input's weight mirrored)."""
 
     @staticmethod
     def forward(ctx, a, b):
         out = _binary("minimum", np.minimum, a, b)
         ctx.wa = _share(a < b, a == b, out)
         return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * ctx.wa, g * (1 - ctx.wa)
 
 
 class Where(Function):

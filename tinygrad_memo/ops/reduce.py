@@ -83,14 +83,10 @@ class Max(Function):
         return g.reshape(ctx.kept) * ctx.weight
 
 
-class Min(Function):
+class Min(Max):  # Max's derivative rule: the gradient goes to the (tied) extremes
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         return _extreme(ctx, a, axis, keepdims, "min", np.min)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.reshape(ctx.kept) * ctx.weight
 
 
 class Softmax(Function):
