@@ -383,11 +383,7 @@ def test_planted_tensor_bug_is_caught(monkeypatch):
     """A slightly wrong tanh derivative in the Tensor engine fails the finite-difference property."""
     from tinygrad_memo import ops
 
-    def wrong(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * (1 - out * out) * 1.01
-
-    monkeypatch.setattr(ops.Tanh, "backward", staticmethod(wrong))
+    monkeypatch.setattr(ops.Tanh, "d", staticmethod(lambda _x, out, _fn: (1 - out * out) * 1.01))
 
     @settings(max_examples=300, database=None)
     @given(S.tensor_expressions(ops={"tanh", "add", "mul"}))
@@ -399,12 +395,13 @@ def test_planted_tensor_bug_is_caught(monkeypatch):
 
 
 def test_planted_value_bug_is_caught(monkeypatch):
-    """A wrong sigmoid rule in the Value engine disagrees with the Tensor engine."""
-    from tinygrad_memo import value
+    """A wrong float forward of sigmoid (the Value engine's form) disagrees with the
+    Tensor engine's numpy form of the same registry op."""
+    from tinygrad_memo import Value, ops, value
 
-    rules = dict(value._RULES)
-    rules["sigmoid"] = lambda out, a, b: (out * (1.0 - out) * 1.01,)
-    monkeypatch.setattr(value, "_RULES", rules)
+    right = ops.Sigmoid.scalar
+    monkeypatch.setattr(ops.Sigmoid, "scalar", staticmethod(lambda x: right(x) * 1.01))
+    monkeypatch.setattr(Value, "sigmoid", value._unary_method(ops.Sigmoid, "sigmoid"))
 
     @settings(max_examples=300, database=None)
     @given(S.value_expressions(ops={"sigmoid", "add", "mul"}))
@@ -412,4 +409,21 @@ def test_planted_value_bug_is_caught(monkeypatch):
         test_value_graphs_value_engine_equals_tensor_engine.hypothesis.inner_test(expr)
 
     with pytest.raises(AssertionError):
+        prop()
+
+
+def test_planted_shared_rule_bug_is_caught_in_the_value_engine(monkeypatch):
+    """A wrong derivative rule is shared by both engines (one definition), so the
+    engines agree with each other; finite differences catch it."""
+    from tinygrad_memo import Value, ops, value
+
+    monkeypatch.setattr(ops.Sigmoid, "d", staticmethod(lambda _x, out, _fn: out * (1.0 - out) * 1.01))
+    monkeypatch.setattr(Value, "sigmoid", value._unary_method(ops.Sigmoid, "sigmoid"))
+
+    @settings(max_examples=300, database=None)
+    @given(S.value_expressions(ops={"sigmoid", "add", "mul"}))
+    def prop(expr):
+        gradcheck(lambda *xs: expr.build_value(xs), expr.value_inputs())
+
+    with pytest.raises(GradcheckError, match="Jacobian mismatch"):
         prop()

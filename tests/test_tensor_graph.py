@@ -248,7 +248,7 @@ def test_graph_freed_by_refcount_after_del(no_gc):
     h = (x @ x).tanh()
     y = (h.exp() * h).sum()
     ref_h = weakref.ref(h)
-    ref_saved = weakref.ref(h._ctx.saved_tensors[0])  # tanh saves its output array
+    ref_saved = weakref.ref(h._ctx.saved_tensors[1])  # tanh saves its output array (x, out)
     del h
     y.backward()
     assert ref_h() is not None  # the structure stays while the root lives (it can be drawn)
@@ -259,15 +259,19 @@ def test_graph_freed_by_refcount_after_del(no_gc):
 
 def test_saved_arrays_released_by_backward(no_gc):
     x = leaf(np.linspace(-1, 1, 1000))
-    a = abs(x)  # keeps a sign array of its own
-    r = a.relu()  # keeps a mask of its own
+    a = abs(x)
+    r = a.relu()
     m = x.reshape(10, 100).max(axis=1)  # keeps a weight array of its own
-    out = (r * 2).sum() + m.sum() + (x.exp() * x).sum()
-    nodes = [a, r, m, out]
-    refs = [weakref.ref(a._ctx.sign), weakref.ref(r._ctx.mask), weakref.ref(m._ctx.weight)]
+    e = x.exp()  # saves its output
+    out = (r * 2).sum() + m.sum() + (e * x).sum()
+    nodes = [a, r, m, e, out]
+    assert e.grad_fn.saved_tensors[1] is e.data
+    refs = [weakref.ref(m._ctx.weight)]
     out.backward()
     for n in nodes:
-        assert n._ctx is None
+        assert n.grad_fn.released and n.grad_fn.saved_tensors == ()
+        assert not vars(n.grad_fn)  # every attribute a forward set is dropped
+        assert n.grad_fn.name  # the record of the call stays
     for ref in refs:
         assert ref() is None
 
@@ -277,9 +281,10 @@ def test_retain_graph_keeps_ctx():
     y = x.exp()
     out = y.sum()
     out.backward(retain_graph=True)
-    assert y._ctx is not None and out._ctx is not None
+    assert not y.grad_fn.released and not out.grad_fn.released
+    assert y.grad_fn.saved_tensors[1] is y.data
     out.backward()
-    assert y._ctx is None
+    assert y.grad_fn.released and y.grad_fn.saved_tensors == ()
 
 
 def test_chain_intermediates_freed_during_backward(no_gc):

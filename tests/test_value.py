@@ -178,8 +178,9 @@ def test_no_grad_records_nothing():
     x = Value(2.0)
     with tm.no_grad():
         y = x * x
-    assert y._inputs == ()
-    y.backward()
+    assert y._inputs == () and y.grad_fn is None and not y.requires_grad
+    with pytest.raises(RuntimeError, match="does not require grad"):  # as a Tensor does
+        y.backward()
     assert x.grad == 0.0
 
 

@@ -8,6 +8,8 @@
 5.0
 """
 
+from . import ops as _ops
+from . import viz
 from .autograd import grad
 from .function import Function
 from .grad_mode import is_grad_enabled, no_grad
@@ -47,23 +49,33 @@ def where(cond, a, b) -> Tensor:
     return _ops.Where.apply(cond.data if isinstance(cond, Tensor) else cond, a, b)
 
 
-def maximum(a, b) -> Tensor:
-    """Elementwise maximum; ties share the gradient equally.
+def maximum(a, b):
+    """Elementwise maximum of Tensors (or Values); ties share the gradient equally.
 
     >>> import tinygrad_memo as tm
     >>> tm.maximum(tm.Tensor([1.0, 5.0]), 2.0).numpy()
     array([2., 5.], dtype=float32)
+    >>> tm.maximum(tm.Value(1.0), 2.0).data
+    2.0
     """
+    if isinstance(a, Value):
+        return a.maximum(b)
+    if isinstance(b, Value):
+        return b.maximum(a)
     return _ops.Maximum.apply(a, b)
 
 
-def minimum(a, b) -> Tensor:
-    """Elementwise minimum; ties share the gradient equally.
+def minimum(a, b):
+    """Elementwise minimum of Tensors (or Values); ties share the gradient equally.
 
     >>> import tinygrad_memo as tm
     >>> tm.minimum(tm.Tensor([1.0, 5.0]), 2.0).numpy()
     array([1., 2.], dtype=float32)
     """
+    if isinstance(a, Value):
+        return a.minimum(b)
+    if isinstance(b, Value):
+        return b.minimum(a)
     return _ops.Minimum.apply(a, b)
 
 
@@ -73,9 +85,6 @@ def _tensors(ts, op):
         raise ValueError(f"{op}: needs at least one tensor")
     return [t if isinstance(t, Tensor) else Tensor(t) for t in ts]
 
-
-from . import ops as _ops  # noqa: E402
-from . import viz  # noqa: E402
 
 __all__ = ["Function", "Tensor", "Value", "concatenate", "grad", "is_grad_enabled", "load",
            "manual_seed", "maximum", "minimum", "no_grad", "save", "stack", "viz", "where"]

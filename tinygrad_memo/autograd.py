@@ -1,9 +1,9 @@
 """``tm.grad``: gradients of outputs with respect to chosen inputs, as values.
 
-It runs the engine's memoized backward without touching any ``.grad``. With
-``create_graph=True`` the gradients are themselves graph nodes (Values or
-Tensors) built from the library's own differentiable ops, so they can be
-differentiated again.
+It runs the engine's memoized walk and collects the complete gradients of the
+chosen inputs, without touching any ``.grad``. With ``create_graph=True`` the
+gradients are themselves graph nodes (Values or Tensors) built from the
+library's own differentiable ops, so they can be differentiated again.
 """
 
 from __future__ import annotations
@@ -41,39 +41,34 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for x in outs + ins:
         if not hasattr(x, "_vjp"):
             raise TypeError(f"grad: expected Values or Tensors, got {type(x).__name__}")
-    seeds = [_seed(o, g, create_graph) for o, g in zip(outs, gos)]
+    seeds = [o._seed(g, create_graph, "grad", "grad_outputs") for o, g in zip(outs, gos)]
     if retain_graph is None:
         retain_graph = create_graph
+    wanted: dict = {}  # node -> positions in ``inputs`` (an input may be listed twice)
+    for i, x in enumerate(ins):
+        wanted.setdefault(x, []).append(i)
+    found: list = [None] * len(ins)
+    w = engine.Walk(outs, seeds, retain_graph, create_graph)
     if create_graph:
         with enable_grad():
-            found = engine.backward(outs, seeds, retain_graph, True, inputs=ins)
+            _collect(w, wanted, found)
     else:
-        found = engine.backward(outs, seeds, retain_graph, False, inputs=ins)
-    return [_fill(x, g, create_graph) for x, g in zip(ins, found)]
+        _collect(w, wanted, found)
+    return [x._gradient(g, create_graph, i > 0) for x, (i, g) in zip(ins, _firsts(ins, found))]
 
 
-def _seed(out, g, create_graph):
-    from .value import Value
-
-    if isinstance(out, Value):
-        g = 1.0 if g is None else g
-        if create_graph and not isinstance(g, Value):
-            return Value(float(g))
-        return g if create_graph else float(getattr(g, "data", g))
-    from .tensor import Tensor
-
-    return Tensor._seed_grad(out, g, create_graph, "grad", "grad_outputs")
+def _collect(w, wanted, found) -> None:
+    for node, slot in w:
+        positions = wanted.get(node)
+        if positions is not None:
+            for i in positions:
+                found[i] = slot.grad
 
 
-def _fill(x, g, create_graph):
-    """A gradient as the caller expects it: zeros where no path led, nodes under create_graph."""
-    from .value import Value
-
-    if isinstance(x, Value):
-        g = 0.0 if g is None else g
-        if create_graph and not isinstance(g, Value):
-            return Value(float(g))
-        return g
-    from .tensor import Tensor
-
-    return Tensor._fill_grad(x, g, create_graph)
+def _firsts(ins, found):
+    """(how many times this input was listed before, its gradient) for each input."""
+    seen: dict = {}
+    for x, g in zip(ins, found):
+        n = seen.get(x, 0)
+        seen[x] = n + 1
+        yield n, g

@@ -1,7 +1,7 @@
 """The one algorithm: backpropagation as the chain rule evaluated with memoization.
 
-The engine knows nothing of ``Value`` or ``Tensor``. It works on any *node* that
-follows this small protocol:
+The engine knows nothing of ``Value`` or ``Tensor`` (it imports neither, nor
+numpy). It works on any *node* that follows this small protocol:
 
 ``node._inputs``
     tuple of the nodes it was computed from (only those a gradient can flow to).
@@ -13,17 +13,26 @@ follows this small protocol:
     of this node with respect to that input (``None`` where nothing flows). With
     ``release`` (``retain_graph=False``) it also drops what the forward pass saved
     for it; a later ``_vjp`` must then raise ``RuntimeError(GRAPH_FREED)``.
-``node._deliver(g, create_graph)``
-    a leaf receives its complete gradient (and accumulates it into ``.grad``).
-``node._retain``
-    whether an interior node keeps its gradient in ``.grad`` (Values always do,
-    Tensors after ``retain_grad()``).
+``node._add_grads(total, g) -> total``
+    how two gradients of this kind of node add up (and whether in place).
+``node._seed(g, create_graph)``
+    the root's seed gradient ``g`` checked against the root (``None``: 1 for a
+    one-element root, else an error).
+``node._retain``, ``node._receive(g, create_graph)``
+    the node's complete gradient is handed over once to every leaf and to every
+    interior node whose ``_retain`` is true: a leaf accumulates it into ``.grad``,
+    an interior node keeps it.
 
-Each node's gradient lives in one memo slot. Every consumer adds its contribution
-into that slot; because nodes are visited in reverse topological order, the slot
-is complete before the node's own derivative rule runs. The rule runs once, for
-all inputs together, and the slot is popped (freed) right after: one
+Each node's gradient lives in one memo :class:`Slot`. Every consumer adds its
+contribution into that slot; because nodes are visited in reverse topological
+order, the slot is complete before the node's own derivative rule runs. The rule
+runs once, for all inputs together, and the slot is dropped right after: one
 local-derivative evaluation per edge, O(nodes + edges) in all.
+
+:func:`walk` is that loop, and the one place where a node's gradient is complete:
+it yields each node with its slot, and whatever the consumer leaves in
+``slot.grad`` is what flows on. :func:`backward` (delivery to ``.grad``),
+``tm.grad`` (collection) and :func:`count_paths` are small consumers of it.
 
 ``naive_grad`` is the same chain rule *without* memoization: it walks every path
 from the output to the inputs. It is exponential on graphs with reuse, and it is
@@ -36,10 +45,8 @@ import itertools
 import operator
 from typing import NamedTuple
 
-from numpy import ndarray
-
-__all__ = ["BackwardStats", "GRAPH_FREED", "backward", "count_paths", "naive_grad",
-           "next_seq", "topological_order"]
+__all__ = ["BackwardStats", "GRAPH_FREED", "Slot", "Walk", "backward", "count_paths",
+           "naive_grad", "next_seq", "topological_order", "walk"]
 
 GRAPH_FREED = (
     "Trying to backward through the graph a second time (or to read saved values "
@@ -82,8 +89,8 @@ def topological_order(root) -> list:
 
     >>> from tinygrad_memo import Value
     >>> a = Value(1.0, label="a"); b = a + a; c = b * a
-    >>> [n.label or n._op for n in topological_order(c)]
-    ['a', '+', '*']
+    >>> [n.label or n.grad_fn.name for n in topological_order(c)]
+    ['a', 'add', 'mul']
     """
     roots = root if isinstance(root, (list, tuple)) else (root,)
     seen = set(roots)  # nodes hash by identity
@@ -111,6 +118,160 @@ def _cycle(node, child):
     )
 
 
+class Slot:
+    """One node's memo slot: its gradient so far and the paths from the roots to it.
+
+    Every consumer adds its contribution into ``grad`` (with the node kind's
+    ``_add_grads``); ``paths`` adds up the consumers' own path counts, which is
+    the dynamic program that counts the paths the naive chain rule would walk.
+
+    >>> s = Slot(1.0, 2); s.grad, s.paths
+    (1.0, 2)
+    """
+
+    __slots__ = ("grad", "paths")
+
+    def __init__(self, grad, paths: int):
+        self.grad = grad
+        self.paths = paths
+
+    def __repr__(self) -> str:
+        return f"Slot(grad={self.grad!r}, paths={self.paths})"
+
+
+_new = object.__new__
+
+
+class Walk:
+    """The memoized reverse pass as an iterator of ``(node, slot)``, each node once,
+    in reverse topological order, at the moment its gradient is complete.
+
+    ``slot.grad`` is the node's complete gradient (``None`` if nothing reached
+    it); a consumer may replace it, and the replacement is what the node's
+    derivative rule then sends on to its inputs. After the iteration
+    :attr:`stats` holds the :class:`BackwardStats` of the pass.
+
+    >>> from tinygrad_memo import Value
+    >>> x = Value(3.0); y = x * x
+    >>> w = Walk([y], [1.0])
+    >>> [(n is x, s.grad) for n, s in w]
+    [(False, 1.0), (True, 6.0)]
+    >>> w.stats
+    BackwardStats(nodes=2, edges=2, local_grads=2, paths=2)
+    """
+
+    __slots__ = ("roots", "seeds", "retain_graph", "create_graph", "stats")
+
+    def __init__(self, roots: list, seeds: list, retain_graph: bool = False,
+                 create_graph: bool = False):
+        self.roots, self.seeds = roots, seeds  # (one seed per root: see walk())
+        self.retain_graph, self.create_graph = retain_graph, create_graph
+        self.stats: BackwardStats | None = None
+
+    def __iter__(self):
+        order = topological_order(self.roots)
+        memo: dict = {}  # node -> Slot, keyed by identity
+        i = 0
+        for r in self.roots:
+            g = self.seeds[i]
+            i += 1
+            s = memo.get(r)
+            if s is None:
+                s = memo[r] = _new(Slot)
+                s.grad = g
+                s.paths = 1
+            else:  # the same root listed twice
+                s.grad = r._add_grads(s.grad, g)
+                s.paths += 1
+        create_graph, release = self.create_graph, not self.retain_graph
+        edges = unsent = paths = 0
+        pop, get = memo.pop, memo.get
+        for node in reversed(order):
+            slot = pop(node)  # every node below a root got its slot from a consumer
+            yield node, slot
+            n = slot.paths
+            ins = node._inputs
+            if not ins:
+                paths += n
+                continue
+            edges += len(ins)
+            g = slot.grad
+            slot.grad = None  # the consumer may still hold the slot: it must not keep g alive
+            if g is None:  # nothing reached this node: its inputs get nothing from it
+                unsent += len(ins)
+                grads = (None,) * len(ins)
+            else:
+                grads = node._vjp(g, create_graph, release)
+            i = 0
+            for p in ins:  # (indexing is measurably faster than zip here)
+                pg = grads[i]
+                i += 1
+                s = get(p)
+                if s is None:
+                    s = memo[p] = _new(Slot)
+                    s.grad = pg
+                    s.paths = n
+                else:
+                    s.paths += n
+                    if pg is not None:
+                        t = s.grad
+                        s.grad = pg if t is None else p._add_grads(t, pg)
+        self.stats = BackwardStats(len(order), edges, edges - unsent, paths)
+
+
+def walk(root, grad=None, retain_graph: bool = False, create_graph: bool = False) -> Walk:
+    """:class:`Walk` from ``root`` (a node or a list) with seeds checked by the root's kind.
+
+    >>> from tinygrad_memo import Value
+    >>> x = Value(2.0); y = x * x * x
+    >>> [round(s.grad, 6) for n, s in walk(y) if n is x]
+    [12.0]
+    """
+    if isinstance(root, (list, tuple)):
+        roots = list(root)
+        if grad is None:
+            grad = [None] * len(roots)
+        elif not isinstance(grad, (list, tuple)):
+            raise TypeError(f"backward: {len(roots)} roots need a list of {len(roots)} seed "
+                            f"gradients, got {type(grad).__name__}")
+        if len(grad) != len(roots):
+            raise ValueError(f"backward: {len(roots)} roots but {len(grad)} seed gradients")
+        seeds = [_node(r)._seed(g, create_graph) for r, g in zip(roots, grad)]
+        return Walk(roots, seeds, retain_graph, create_graph)
+    return Walk([root], [_node(root)._seed(grad, create_graph)], retain_graph, create_graph)
+
+
+def _node(x):
+    if not hasattr(x, "_vjp"):
+        raise TypeError(f"backward: expected Values or Tensors, got {type(x).__name__}")
+    return x
+
+
+def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = False):
+    """Memoized reverse pass from ``root`` (a node, or a list of nodes with a list
+    of seed gradients in ``grad``); every node receives its complete gradient
+    (leaves accumulate it into ``.grad``). Returns the :class:`BackwardStats`.
+
+    A one-element root needs no seed (it is seeded with 1, as ``.backward()``).
+
+    >>> from tinygrad_memo import Value
+    >>> from tinygrad_memo.engine import backward
+    >>> x = Value(3.0); y = x * x + x
+    >>> backward(y)
+    BackwardStats(nodes=3, edges=4, local_grads=4, paths=3)
+    >>> x.grad
+    7.0
+    """
+    if isinstance(root, (list, tuple)):
+        w = walk(root, grad, retain_graph, create_graph)
+    else:  # (one root: the common case, without walk()'s list handling)
+        w = Walk([root], [_node(root)._seed(grad, create_graph)], retain_graph, create_graph)
+    for node, slot in w:  # (no local for the gradient: it would outlive the node's turn)
+        if slot.grad is not None and (node._retain or not node._inputs):
+            node._receive(slot.grad, create_graph)  # a leaf, or an interior node that keeps it
+    return w.stats
+
+
 def count_paths(order: list) -> int:
     """Number of paths from the root(s) to the leaves of ``order`` (a topological
     order, root last), by dynamic programming over the edges.
@@ -130,111 +291,6 @@ def count_paths(order: list) -> int:
         for p in ins:
             reach[p] = reach.get(p, 0) + n
     return total
-
-
-def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = False,
-             inputs=None):
-    """Memoized reverse pass from ``root`` (a node, or a list of nodes with a list
-    of seed gradients in ``grad``).
-
-    With ``inputs=None`` each leaf's complete gradient is handed to
-    ``node._deliver`` (interior nodes with ``_retain`` keep theirs in ``.grad``)
-    and a :class:`BackwardStats` is returned. With a list of
-    ``inputs``, nothing is delivered and the list of their gradients (``None``
-    where no path leads) is returned instead: this is ``tm.grad``.
-
-    >>> from tinygrad_memo import Value
-    >>> from tinygrad_memo.engine import backward
-    >>> x = Value(3.0); y = x * x + x
-    >>> backward(y, 1.0)
-    BackwardStats(nodes=3, edges=4, local_grads=4, paths=3)
-    >>> x.grad
-    7.0
-    """
-    roots = list(root) if isinstance(root, (list, tuple)) else [root]
-    seeds = list(grad) if isinstance(root, (list, tuple)) else [grad]
-    order = topological_order(roots)
-    # The memo slots: node -> [gradient so far, paths from the roots to it, owned].
-    # "owned": the slot may add into its value with +=, because the value is a
-    # number or graph node (+= rebinds) or an array made fresh for this input alone
-    # (by its consumer's derivative rule, or by the engine's own sum). Any other
-    # array may be shared with the upstream gradient or a sibling input, and is
-    # never written into.
-    memo: dict = {}  # keyed by node (nodes hash by identity)
-    for r, g in zip(roots, seeds):
-        e = memo.get(r)
-        if e is None:
-            memo[r] = [g, 1, False]
-        else:  # the same root listed twice
-            e[0], e[1], e[2] = e[0] + g, e[1] + 1, True
-    wanted = None
-    if inputs is not None:
-        wanted = {}
-        for i, x in enumerate(inputs):  # an input may be listed more than once
-            wanted.setdefault(x, []).append(i)
-    found: list = [None] * (0 if inputs is None else len(inputs))
-    edges = local = paths = 0
-    pop, get = memo.pop, memo.get
-    for node in reversed(order):
-        g, n, own = pop(node)  # every node below a root got its slot from a consumer
-        ins = node._inputs
-        if not ins:
-            paths += n
-            if g is not None:
-                if wanted is None:
-                    if not own and type(g) is ndarray:
-                        g = g.copy()  # a leaf keeps its gradient: never share its array
-                    node._deliver(g, create_graph)
-                elif node in wanted:
-                    for i in wanted[node]:
-                        found[i] = g
-            continue
-        k = len(ins)
-        edges += k
-        if g is None:
-            grads = (None,) * k
-        else:
-            if wanted is None:
-                if node._retain:  # an interior node that keeps its gradient
-                    node.grad = g.copy() if type(g) is ndarray else g
-            elif node in wanted:
-                for i in wanted[node]:
-                    found[i] = g
-            grads = node._vjp(g, create_graph, not retain_graph)
-            local += k
-        for p, pg in zip(ins, grads):
-            e = get(p)
-            if e is None:
-                memo[p] = [pg, n, type(pg) is not ndarray or _fresh(pg, g, grads)]
-            else:
-                e[1] += n
-                if pg is None:
-                    continue
-                s = e[0]
-                if s is None:
-                    e[0] = pg
-                    e[2] = type(pg) is not ndarray or _fresh(pg, g, grads)
-                elif e[2]:
-                    s += pg  # in place into an array the slot owns (numbers just rebind)
-                    e[0] = s
-                else:
-                    e[0] = s + pg  # a fresh sum: the slot owns it from now on
-                    e[2] = True
-    if inputs is not None:
-        return found
-    return BackwardStats(len(order), edges, local, paths)
-
-
-def _fresh(pg, g, grads) -> bool:
-    """Whether a derivative rule made ``pg`` for this one input: not the upstream
-    gradient, not a view of another array, not handed to a sibling input too."""
-    if pg is g or pg.base is not None:
-        return False
-    n = 0
-    for x in grads:
-        if x is pg:
-            n += 1
-    return n == 1
 
 
 def naive_grad(root, wrt: list):
@@ -258,7 +314,7 @@ def naive_grad(root, wrt: list):
     index = {id(x): i for i, x in enumerate(wrt)}
     grads: list = [None] * len(wrt)
     evaluations = 0
-    stack = [(root, _unit(root))]  # one entry per path prefix: (its end, its product)
+    stack = [(root, root._seed(None, False))]  # one entry per path prefix: (its end, its product)
     while stack:
         node, prod = stack.pop()
         i = index.get(id(node))
@@ -272,14 +328,3 @@ def naive_grad(root, wrt: list):
             if d is not None:
                 stack.append((p, d))
     return grads, evaluations
-
-
-def _unit(root):
-    """The seed gradient 1 for ``root``'s kind of data (a float or a 0-d array)."""
-    data = root.data
-    shape = getattr(data, "shape", None)
-    if shape is None:
-        return 1.0
-    if shape != ():
-        raise RuntimeError(f"naive_grad: the root must be a scalar, got shape {tuple(shape)}")
-    return data * 0 + 1

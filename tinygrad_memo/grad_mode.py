@@ -1,21 +1,28 @@
-"""Whether operations record the graph: ``no_grad`` turns recording off."""
+"""Whether operations record the graph: ``no_grad`` turns recording off.
+
+The switch is per thread, as in PyTorch: an evaluation thread inside ``no_grad``
+does not stop another thread from recording.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import functools
+import inspect
+import threading
 
-__all__ = ["is_grad_enabled", "no_grad"]
+__all__ = ["enable_grad", "is_grad_enabled", "no_grad"]
 
 
-class _State:
+class _State(threading.local):
     enabled = True
+    graph_backward = 0  # > 0 while a derivative rule runs under create_graph
 
 
 STATE = _State()
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside :class:`no_grad`.
+    """True unless inside :class:`no_grad` (in this thread).
 
     >>> import tinygrad_memo as tm
     >>> with tm.no_grad():
@@ -25,8 +32,67 @@ def is_grad_enabled() -> bool:
     return STATE.enabled
 
 
-class no_grad(contextlib.ContextDecorator):
+class _GradMode:
+    """A context manager and decorator that sets the grad mode of this thread."""
+
+    _mode = True
+
+    def __init__(self):
+        self._prev: list[bool] = []  # a stack, so a decorated function may recurse
+
+    def __enter__(self):
+        self._prev.append(STATE.enabled)
+        STATE.enabled = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        STATE.enabled = self._prev.pop()
+        return False
+
+    def __call__(self, fn):
+        mode = self._mode
+        if inspect.isgeneratorfunction(fn):
+            mode_cls = type(self)
+
+            @functools.wraps(fn)
+            def generator(*args, **kwargs):
+                gen = fn(*args, **kwargs)
+                try:  # every resumption of the generator runs in this mode
+                    with mode_cls():
+                        item = next(gen)
+                    while True:
+                        try:
+                            sent = yield item
+                        except GeneratorExit:
+                            with mode_cls():
+                                gen.close()
+                            raise
+                        except BaseException as e:
+                            with mode_cls():
+                                item = gen.throw(e)
+                        else:
+                            with mode_cls():
+                                item = gen.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+            return generator
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = STATE.enabled
+            STATE.enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                STATE.enabled = prev
+        return wrapper
+
+
+class no_grad(_GradMode):
     """Context manager and decorator: operations inside record no graph.
+
+    As a decorator it also covers generator functions (every step of the
+    generator runs without recording).
 
     >>> import tinygrad_memo as tm
     >>> x = tm.Tensor([1.0, 2.0], requires_grad=True)
@@ -41,27 +107,17 @@ class no_grad(contextlib.ContextDecorator):
     False
     """
 
-    def __init__(self):
-        self._prev: list[bool] = []  # a stack, so a decorated function may recurse
-
-    def __enter__(self):
-        self._prev.append(STATE.enabled)
-        STATE.enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        STATE.enabled = self._prev.pop()
-        return False
+    _mode = False
 
 
-@contextlib.contextmanager
-def enable_grad():
-    """Turn recording back on inside a ``no_grad`` block (used by ``create_graph``)."""
-    prev = STATE.enabled
-    STATE.enabled = True
-    try:
-        yield
-    finally:
-        STATE.enabled = prev
+class enable_grad(_GradMode):
+    """Turn recording back on inside a ``no_grad`` block (``create_graph`` uses it).
 
+    >>> import tinygrad_memo as tm
+    >>> with tm.no_grad():
+    ...     with enable_grad():
+    ...         tm.is_grad_enabled()
+    True
+    """
 
+    _mode = True

@@ -293,6 +293,8 @@ class _Check:
         """Gradients of output j seeded with ``flat_seed``, w.r.t. the checked inputs (flat),
         computed twice: the backward pass must be reentrant (same result both times)."""
         out = self.outs[j]
+        if isinstance(out, Tensor) and not out.requires_grad:  # a constant: no gradient flows
+            return [np.zeros(_flat(x).size) for x in self.xs]
         results = []
         for _ in range(2):
             grads = _tm_grad(out, self.unique, grad_outputs=_seed(out, flat_seed),

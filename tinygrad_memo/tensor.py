@@ -1,17 +1,28 @@
 """Tensor: a numpy-backed node of the computation graph.
 
-Every operation is a :class:`~tinygrad_memo.function.Function` in ``ops/``; this
-module holds the user-facing methods, and the engine protocol (``_inputs``,
-``_vjp``, ``_deliver``, ``_retain``) through which the one backward algorithm of
-``engine.py`` runs.
+Every operation is a registry op (a :class:`~tinygrad_memo.function.Function` in
+``ops/``); this module holds the user-facing methods, node construction
+(:meth:`Tensor._apply`, which :meth:`Function.apply` calls), and the engine
+protocol (``_inputs``, ``_vjp``, ``_seed``, ``_add_grads``, ``_receive``) through
+which the one backward algorithm of ``engine.py`` runs. The unary elementwise
+methods (``exp``, ``tanh``, ``sin``, ...) are made from the registry, one per op.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import engine
-from .grad_mode import enable_grad
+from . import engine, function
+from . import random as _random
+from .function import Context
+from .grad_mode import STATE, enable_grad
+from .ops import ELEMENTWISE, UFUNCS, Unary
+from .ops import elementwise as _ew
+from .ops import linalg as _linalg
+from .ops import reduce as _reduce
+from .ops import shape as _shape_ops
+from .ops.elementary import ARRAYS
+from .ops.shape import sum_to
 
 __all__ = ["Tensor"]
 
@@ -41,7 +52,7 @@ class Tensor:
            [6., 8.]], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "_rg", "_inputs", "_fn", "_ctx", "_retain", "_seq", "__weakref__")
+    __slots__ = ("data", "grad", "_rg", "_inputs", "_ctx", "_retain", "_seq", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -59,7 +70,6 @@ class Tensor:
         self.grad = None
         self._rg = False
         self._inputs = ()
-        self._fn = None
         self._ctx = None
         self._retain = False
         self._seq = _next_seq()
@@ -73,7 +83,6 @@ class Tensor:
         t.grad = None
         t._rg = rg
         t._inputs = ()
-        t._fn = None
         t._ctx = None
         t._retain = False
         t._seq = _next_seq()
@@ -128,8 +137,20 @@ class Tensor:
         return not self._inputs
 
     @property
+    def grad_fn(self) -> Context | None:
+        """``None`` for a leaf; else the record of the call that made this tensor:
+        ``.name``, ``.inputs`` (the tensor arguments) and ``.args`` (the others).
+
+        >>> x = Tensor([[1.0, 2.0]], requires_grad=True)
+        >>> x.sum(axis=1).grad_fn
+        <sum axis=1, keepdims=False>
+        """
+        return self._ctx
+
+    @property
     def _op(self) -> str:
-        return "" if self._fn is None else self._fn.__name__.lower()
+        ctx = self._ctx
+        return "" if ctx is None else ctx.name
 
     def numpy(self) -> np.ndarray:
         """The data as a numpy array (shared, not copied).
@@ -220,9 +241,7 @@ class Tensor:
         >>> _ = tm.manual_seed(0); bool((Tensor.randn(3).numpy() == a.numpy()).all())
         True
         """
-        from .random import rng
-
-        data = rng().standard_normal(_shape(shape)).astype(dtype)
+        data = _random.rng().standard_normal(_shape(shape)).astype(dtype)
         return Tensor(data, requires_grad=requires_grad)
 
     @staticmethod
@@ -241,9 +260,7 @@ class Tensor:
         >>> bool((Tensor.uniform(100, low=2, high=3).numpy() >= 2).all())
         True
         """
-        from .random import rng
-
-        data = rng().uniform(low, high, _shape(shape)).astype(dtype)
+        data = _random.rng().uniform(low, high, _shape(shape)).astype(dtype)
         return Tensor(data, requires_grad=requires_grad)
 
     @staticmethod
@@ -267,49 +284,43 @@ class Tensor:
 
     # -- arithmetic (numpy broadcasting; plain numbers on either side) ------------------
     def __add__(self, other):
-        return _ops.Add.apply(self, other)
+        return _Add.apply(self, other)
 
     def __radd__(self, other):
-        return _ops.Add.apply(other, self)
+        return _Add.apply(other, self)
 
     def __sub__(self, other):
-        return _ops.Sub.apply(self, other)
+        return _Sub.apply(self, other)
 
     def __rsub__(self, other):
-        return _ops.Sub.apply(other, self)
+        return _Sub.apply(other, self)
 
     def __mul__(self, other):
-        return _ops.Mul.apply(self, other)
+        return _Mul.apply(self, other)
 
     def __rmul__(self, other):
-        return _ops.Mul.apply(other, self)
+        return _Mul.apply(other, self)
 
     def __truediv__(self, other):
-        return _ops.Div.apply(self, other)
+        return _Div.apply(self, other)
 
     def __rtruediv__(self, other):
-        return _ops.Div.apply(other, self)
+        return _Div.apply(other, self)
 
     def __pow__(self, other):
-        return _ops.Pow.apply(self, other)
+        return _Pow.apply(self, other)
 
     def __rpow__(self, other):
-        return _ops.Pow.apply(other, self)
+        return _Pow.apply(other, self)
 
     def __matmul__(self, other):
-        return _ops.MatMul.apply(self, other)
+        return _linalg.MatMul.apply(self, other)
 
     def __rmatmul__(self, other):
-        return _ops.MatMul.apply(other, self)
-
-    def __neg__(self):
-        return _ops.Neg.apply(self)
+        return _linalg.MatMul.apply(other, self)
 
     def __pos__(self):
         return self
-
-    def __abs__(self):
-        return _ops.Abs.apply(self)
 
     # comparisons give boolean tensors (no gradient), as in numpy
     def __lt__(self, other):
@@ -325,23 +336,23 @@ class Tensor:
         return Tensor._make(self.data >= _data(other), False)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """numpy ufuncs on Tensors: differentiable ones become Tensor ops (so a
+        """numpy ufuncs on Tensors: those with a registry op become that op (so a
         derivative rule written with ``np.exp`` etc. also records a graph), the
         others (comparisons, ``np.sign``...) give plain arrays."""
         if method != "__call__" or "out" in kwargs:
             return NotImplemented
-        fn = _UFUNCS.get(ufunc)
-        if fn is None:
+        op = UFUNCS.get(ufunc)
+        if op is None:
             return ufunc(*(_data(x) for x in inputs), **kwargs)
         if kwargs:
             return NotImplemented
-        return getattr(_ops, fn).apply(*inputs)
+        return op.apply(*inputs)
 
     def __array_function__(self, func, types, args, kwargs):
         """Other numpy functions see plain arrays. Inside a ``create_graph`` backward
         that would silently cut the graph, so there a Tensor that requires grad is
         refused with a clear error instead."""
-        if _IN_GRAPH_BACKWARD[0] and _any_requires_grad((args, kwargs)):
+        if STATE.graph_backward and _any_requires_grad((args, kwargs)):
             raise TypeError(
                 f"numpy.{func.__name__} was given a Tensor that requires grad inside a "
                 "create_graph backward; it would cut the graph (a wrong higher derivative). "
@@ -350,62 +361,21 @@ class Tensor:
             )
         return func(*_unwrap(args), **_unwrap(kwargs))
 
-    # -- elementwise functions -----------------------------------------------------------
-    def abs(self):
-        """|x|; its derivative at 0 is 0.
+    def maximum(self, other):
+        """Elementwise maximum (also ``tm.maximum``); ties share the gradient equally.
 
-        >>> Tensor([-2.0, 0.0, 3.0]).abs().numpy()
-        array([2., 0., 3.], dtype=float32)
+        >>> Tensor([1.0, 5.0]).maximum(2.0).numpy()
+        array([2., 5.], dtype=float32)
         """
-        return _ops.Abs.apply(self)
+        return _ew.Maximum.apply(self, other)
 
-    def exp(self):
-        """e ** x.
+    def minimum(self, other):
+        """Elementwise minimum (also ``tm.minimum``); ties share the gradient equally.
 
-        >>> Tensor([0.0]).exp().numpy()
-        array([1.], dtype=float32)
+        >>> Tensor([1.0, 5.0]).minimum(2.0).numpy()
+        array([1., 2.], dtype=float32)
         """
-        return _ops.Exp.apply(self)
-
-    def log(self):
-        """Natural logarithm (nan/-inf outside its domain, as numpy).
-
-        >>> Tensor([1.0]).log().numpy()
-        array([0.], dtype=float32)
-        """
-        return _ops.Log.apply(self)
-
-    def sqrt(self):
-        """Square root.
-
-        >>> Tensor([4.0]).sqrt().numpy()
-        array([2.], dtype=float32)
-        """
-        return _ops.Sqrt.apply(self)
-
-    def tanh(self):
-        """Hyperbolic tangent.
-
-        >>> Tensor([0.0]).tanh().numpy()
-        array([0.], dtype=float32)
-        """
-        return _ops.Tanh.apply(self)
-
-    def sigmoid(self):
-        """Logistic sigmoid, stable for large magnitudes.
-
-        >>> Tensor([0.0]).sigmoid().numpy()
-        array([0.5], dtype=float32)
-        """
-        return _ops.Sigmoid.apply(self)
-
-    def relu(self):
-        """max(x, 0); its derivative at 0 is 0.
-
-        >>> Tensor([-1.0, 2.0]).relu().numpy()
-        array([0., 2.], dtype=float32)
-        """
-        return _ops.Relu.apply(self)
+        return _ew.Minimum.apply(self, other)
 
     # -- reductions -------------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
@@ -414,7 +384,7 @@ class Tensor:
         >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0).numpy()
         array([4., 6.], dtype=float32)
         """
-        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+        return _reduce.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
         """Mean over ``axis``.
@@ -422,7 +392,7 @@ class Tensor:
         >>> Tensor([1.0, 3.0]).mean().item()
         2.0
         """
-        return _ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+        return _reduce.Mean.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
         """Maximum over ``axis``; tied maxima share the gradient equally.
@@ -430,7 +400,7 @@ class Tensor:
         >>> Tensor([1.0, 3.0]).max().item()
         3.0
         """
-        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+        return _reduce.Max.apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
         """Minimum over ``axis``; tied minima share the gradient equally.
@@ -438,7 +408,7 @@ class Tensor:
         >>> Tensor([1.0, 3.0]).min().item()
         1.0
         """
-        return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
+        return _reduce.Min.apply(self, axis=axis, keepdims=keepdims)
 
     def softmax(self, axis=-1):
         """Softmax along ``axis`` (stable for large logits).
@@ -446,7 +416,7 @@ class Tensor:
         >>> Tensor([0.0, 0.0]).softmax().numpy()
         array([0.5, 0.5], dtype=float32)
         """
-        return _ops.Softmax.apply(self, axis=axis)
+        return _reduce.Softmax.apply(self, axis=axis)
 
     def log_softmax(self, axis=-1):
         """log(softmax(x)) along ``axis``, computed stably.
@@ -454,7 +424,7 @@ class Tensor:
         >>> Tensor([0.0, 0.0]).log_softmax().exp().numpy()
         array([0.5, 0.5], dtype=float32)
         """
-        return _ops.LogSoftmax.apply(self, axis=axis)
+        return _reduce.LogSoftmax.apply(self, axis=axis)
 
     # -- shape ------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -463,7 +433,7 @@ class Tensor:
         >>> Tensor([1.0, 2.0, 3.0, 4.0]).reshape(2, 2).shape
         (2, 2)
         """
-        return _ops.Reshape.apply(self, shape=_shape(shape))
+        return _shape_ops.Reshape.apply(self, shape=_shape(shape))
 
     def transpose(self, *axes):
         """Permute the axes (reverse them when none are given).
@@ -471,7 +441,7 @@ class Tensor:
         >>> Tensor.zeros(2, 3, 4).transpose(2, 0, 1).shape
         (4, 2, 3)
         """
-        return _ops.Transpose.apply(self, axes=_shape(axes) or None)
+        return _shape_ops.Transpose.apply(self, axes=_shape(axes) or None)
 
     def swapaxes(self, a: int, b: int):
         """Exchange two axes.
@@ -481,7 +451,7 @@ class Tensor:
         """
         axes = list(range(self.ndim))
         axes[a], axes[b] = axes[b], axes[a]
-        return _ops.Transpose.apply(self, axes=tuple(axes))
+        return _shape_ops.Transpose.apply(self, axes=tuple(axes))
 
     @property
     def T(self):
@@ -490,7 +460,7 @@ class Tensor:
         >>> Tensor.zeros(2, 3).T.shape
         (3, 2)
         """
-        return _ops.Transpose.apply(self, axes=None)
+        return _shape_ops.Transpose.apply(self, axes=None)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
         """Merge the axes ``start_dim..end_dim`` into one.
@@ -516,7 +486,7 @@ class Tensor:
         >>> Tensor([1.0, 2.0]).expand(3, 2).shape
         (3, 2)
         """
-        return _ops.Expand.apply(self, shape=_shape(shape))
+        return _shape_ops.Expand.apply(self, shape=_shape(shape))
 
     def __getitem__(self, index):
         """Indexing as in numpy: basic slices, integer arrays (repeated indices
@@ -527,7 +497,7 @@ class Tensor:
         >>> x.grad
         array([2., 0., 1.], dtype=float32)
         """
-        return _ops.GetItem.apply(self, index=_index(index))
+        return _shape_ops.GetItem.apply(self, index=_index(index))
 
     # -- autograd ------------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False):
@@ -542,89 +512,137 @@ class Tensor:
         >>> x.grad
         array([2., 2.], dtype=float32)
         """
-        if not self._rg:
-            raise RuntimeError(
-                "backward: this tensor does not require grad and has no graph "
-                "(its inputs have requires_grad=False, or it was made in no_grad)"
-            )
-        seed = Tensor._seed_grad(self, grad, create_graph)
         if create_graph:
             with enable_grad():
-                return engine.backward(self, seed, True, True)
-        return engine.backward(self, seed, retain_graph, False)
+                return engine.backward(self, grad, True, True)
+        return engine.backward(self, grad, retain_graph, False)
 
+    # node construction -------------------------------------------------------------------------
     @staticmethod
-    def _seed_grad(out, g, create_graph, op="backward", arg="grad"):
-        if g is None:
-            if out.data.size != 1:
-                raise RuntimeError(
-                    f"{op}: {arg} can be implicitly created only for scalar outputs; this "
-                    f"output has shape {out.shape}, so pass {arg}= of that shape"
+    def _apply(fn, *args, **kwargs) -> Tensor:
+        """``fn.apply(*args, **kwargs)``: run ``fn.forward`` on the arrays of ``args`` and
+        record the call (unless in no_grad); the result is a new Tensor."""
+        ctx = _new(Context)
+        ctx.saved_tensors = ()
+        datas = []
+        need = []
+        inputs = []
+        for a in args:
+            if type(a) is Tensor or isinstance(a, Tensor):
+                datas.append(a.data)
+                r = a._rg
+                need.append(r)
+                if r:
+                    inputs.append(a)
+            else:
+                datas.append(a)
+                need.append(False)
+        if inputs and STATE.enabled:
+            ctx.needs_input_grad = tuple(need)
+            raw = fn.forward(ctx, *datas, **kwargs)
+            out = _as_array(raw, fn)
+            if out is not raw:  # a saved output must be the node's own array (create_graph)
+                ctx.saved_tensors = tuple(out if s is raw else s for s in ctx.saved_tensors)
+            if not fn.builtin and out.dtype.kind != "f":
+                raise TypeError(
+                    f"{function._name(fn)}.forward returned an array of dtype {out.dtype}; "
+                    "a result that requires grad must be floating point"
                 )
-            g = np.ones(out.shape, dtype=out.dtype)
-        elif create_graph and isinstance(g, Tensor):  # keep its graph: it may be differentiated
-            if g.shape != out.shape:
-                raise RuntimeError(
-                    f"{op}: {arg} of shape {g.shape} does not match the output's shape {out.shape}"
-                )
-            return g
-        else:
-            g = np.asarray(_data(g), dtype=out.dtype)
-            if g.shape != out.shape:
-                raise RuntimeError(
-                    f"{op}: {arg} of shape {g.shape} does not match the output's shape {out.shape}"
-                )
-        return Tensor._make(g, False) if create_graph else g
-
-    @staticmethod
-    def _fill_grad(x, g, create_graph):
-        if g is None:
-            g = np.zeros(x.shape, dtype=x.dtype)
-        elif not isinstance(g, Tensor) and hasattr(g, "base"):
-            g = g.copy()  # never hand out an array shared with another gradient
-        if create_graph and not isinstance(g, Tensor):
-            return Tensor._make(np.asarray(g), False)
-        return g
+            ctx.fn = fn
+            ctx.call_args = args
+            ctx.call_kwargs = kwargs
+            ctx.released = False
+            node = _new(Tensor)
+            node.data = out
+            node.grad = None
+            node._rg = True
+            node._inputs = tuple(inputs)
+            node._ctx = ctx
+            node._retain = False
+            node._seq = _next_seq()
+            return node
+        ctx.needs_input_grad = (False,) * len(args)
+        return Tensor._make(_as_array(fn.forward(ctx, *datas, **kwargs), fn), False)
 
     # engine protocol ---------------------------------------------------------------------------
+    def _seed(self, g, create_graph, op="backward", arg="grad"):
+        if not self._rg:
+            raise RuntimeError(
+                f"{op}: this tensor does not require grad and has no graph "
+                "(its inputs have requires_grad=False, or it was made in no_grad)"
+            )
+        if g is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"{op}: {arg} can be implicitly created only for scalar outputs; this "
+                    f"output has shape {self.shape}, so pass {arg}= of that shape"
+                )
+            g = np.ones(self.data.shape, dtype=self.data.dtype)  # made here: the engine may own it
+        elif create_graph and isinstance(g, Tensor):  # keep its graph: it may be differentiated
+            _check_seed(self, g, op, arg)
+            return g
+        else:
+            g = np.asarray(_data(g), dtype=self.dtype)
+            _check_seed(self, g, op, arg)
+            g = g.view()  # the caller's array: never added into, copied where it is kept
+        return Tensor._make(g, False) if create_graph else g
+
     def _vjp(self, g, create_graph, release=False):
         ctx = self._ctx
-        if ctx is None:
-            raise RuntimeError(f"{self._fn.__name__}: {engine.GRAPH_FREED}")
-        if release:
-            self._ctx = None
-        fn = self._fn
+        if ctx.released:
+            raise RuntimeError(f"{ctx.name}: {engine.GRAPH_FREED}")
+        fn = ctx.fn
         if create_graph:
             saved = ctx.saved_tensors
             ctx.saved_tensors = tuple(self._resolve(s, ctx) for s in saved)
-            _IN_GRAPH_BACKWARD[0] += 1
+            STATE.graph_backward += 1
             try:
                 grads = fn.backward(ctx, g)
             finally:
-                _IN_GRAPH_BACKWARD[0] -= 1
+                STATE.graph_backward -= 1
                 ctx.saved_tensors = saved
         else:
             grads = fn.backward(ctx, g)
+        if release:  # what Context.release does, inline (it runs once per node)
+            ctx.saved_tensors = ()
+            ctx.released = True
+            scratch = ctx.__dict__
+            if scratch:
+                scratch.clear()
         if type(grads) is not tuple:
             grads = tuple(grads) if isinstance(grads, list) else (grads,)
         need = ctx.needs_input_grad
         if len(grads) != len(need):
             raise RuntimeError(
-                f"{fn.__name__}.backward returned {len(grads)} gradients, "
+                f"{ctx.name}.backward returned {len(grads)} gradients, "
                 f"but forward took {len(need)} inputs"
             )
         out = []
-        for gi, n, a in zip(grads, need, ctx._args):
+        trusted = fn.builtin
+        args = ctx.call_args
+        i = -1
+        for n in need:
+            i += 1
             if not n:
                 continue
+            gi = grads[i]
             if gi is not None:
-                d = a.data
+                d = args[i].data
                 if type(gi) is not np.ndarray and not isinstance(gi, Tensor):
                     gi = np.asarray(gi, dtype=d.dtype)  # a number, or a numpy scalar from a 0-d op
                 if gi.shape != d.shape:
-                    gi = _ops.sum_to(gi, d.shape, fn.__name__)
+                    gi = sum_to(gi, d.shape, ctx.name)
                 if not create_graph and gi.dtype is not d.dtype and gi.dtype != d.dtype:
                     gi = gi.astype(d.dtype)
+                if type(gi) is np.ndarray and gi.base is None:
+                    # not made for this input alone: a view, so it is never added into in place
+                    if not trusted or gi is g:
+                        gi = gi.view()
+                    else:
+                        for o in out:
+                            if o is gi:
+                                gi = gi.view()
+                                break
             out.append(gi)
         return out
 
@@ -633,34 +651,81 @@ class Tensor:
         if isinstance(s, np.ndarray):
             if s is self.data:
                 return self
-            for a in ctx._args:
+            for a in ctx.call_args:
                 if isinstance(a, Tensor) and a.data is s:
                     return a
             return Tensor._make(s, False)
         return s
 
-    def _deliver(self, g, create_graph):
+    @staticmethod
+    def _add_grads(total, g):
+        """Two gradients of a tensor, added: in place into an array the engine made
+        (an ndarray that is no view), else into a fresh array (or a graph node)."""
+        if type(total) is np.ndarray and total.base is None and type(g) is np.ndarray:
+            total += g
+            return total
+        return total + g
+
+    def _receive(self, g, create_graph):
+        if self._inputs:  # interior: kept only after retain_grad()
+            self.grad = _own(g, create_graph)
+            return
         if self.grad is None:
-            self.grad = g
+            self.grad = _own(g, create_graph)
         elif create_graph or isinstance(self.grad, Tensor) or isinstance(g, Tensor):
             self.grad = self.grad + g
         else:
             self.grad += g
 
+    def _gradient(self, g, create_graph, repeated):
+        """``tm.grad``'s result for this input: zeros where no path led, never an array
+        shared with another gradient, a node under create_graph."""
+        if g is None:
+            g = np.zeros(self.shape, dtype=self.dtype)
+        elif repeated and type(g) is np.ndarray:
+            g = g.copy()
+        g = _own(g, create_graph)
+        return Tensor._make(g, False) if create_graph and not isinstance(g, Tensor) else g
 
-_UFUNCS = {
-    np.add: "Add", np.subtract: "Sub", np.multiply: "Mul", np.true_divide: "Div",
-    np.power: "Pow", np.negative: "Neg", np.absolute: "Abs", np.exp: "Exp", np.log: "Log",
-    np.sqrt: "Sqrt", np.tanh: "Tanh", np.maximum: "Maximum", np.minimum: "Minimum",
-    np.matmul: "MatMul",
-}
+    # the data namespace of derivative rules, and constants/selection under create_graph
+    _fns = ARRAYS
+
+    @staticmethod
+    def _constant(value):
+        return Tensor._make(np.asarray(value), False)
+
+    @staticmethod
+    def _where(cond, a, b):
+        return _ew.Where.apply(_data(cond), a, b)
+
+
+def _check_seed(out, g, op, arg):
+    if g.shape != out.shape:
+        raise RuntimeError(
+            f"{op}: {arg} of shape {g.shape} does not match the output's shape {out.shape}"
+        )
+
+
+def _own(g, create_graph):
+    """A gradient that is safe to keep: a fresh array (never a view of another), or
+    under create_graph a node of its own (two leaves never hold the same Tensor)."""
+    if type(g) is np.ndarray:
+        return g if g.base is None else g.copy()
+    if isinstance(g, Tensor):
+        return _shape_ops.Clone.apply(g) if create_graph else g
+    return g
+
+
+def _as_array(out, fn) -> np.ndarray:
+    if type(out) is np.ndarray:
+        return out
+    if isinstance(out, Tensor):
+        raise TypeError(f"{function._name(fn)}.forward must return a numpy array, not a Tensor")
+    return np.asarray(out)
 
 
 def _data(x):
     return x.data if isinstance(x, Tensor) else x
-
-
-_IN_GRAPH_BACKWARD = [0]  # > 0 while a derivative rule runs under create_graph
 
 
 def _unwrap(x):
@@ -702,4 +767,24 @@ def _index(index):
     return index
 
 
-from . import ops as _ops  # noqa: E402  (the ops build on Tensor; imported last)
+
+def _unary_method(op, name: str):
+    def method(self):
+        return op.apply(self)
+    method.__name__ = name
+    method.__qualname__ = f"Tensor.{name}"
+    method.__doc__ = op.__doc__
+    return method
+
+
+_Add, _Sub, _Mul, _Div, _Pow = (ELEMENTWISE[n] for n in ("add", "sub", "mul", "div", "pow"))
+
+# every unary elementwise op of the registry is a Tensor method (neg and abs are operators too)
+for _op in ELEMENTWISE.values():
+    if issubclass(_op, Unary):
+        setattr(Tensor, _op.name, _unary_method(_op, _op.name))
+Tensor.__neg__ = _unary_method(ELEMENTWISE["neg"], "__neg__")
+Tensor.__abs__ = _unary_method(ELEMENTWISE["abs"], "__abs__")
+del _op
+
+function.set_node_type(Tensor, Tensor._apply)

@@ -31,6 +31,7 @@ visible), so no label can break or inject into the DOT source.
 from __future__ import annotations
 
 import html
+import inspect
 import math
 import os
 import re
@@ -215,21 +216,59 @@ def _stats(arr) -> str:
 
 
 def _op_text(node) -> str:
-    """The op of ``node`` readably: ``* 3``, ``** 2``, ``3 -``, ``tanh``, ``matmul``."""
-    op = node._op or "?"
-    if _is_tensor(node):
-        return op
-    aux = getattr(node, "_aux", None)
-    if aux is not None and not isinstance(aux, (int, float)):
-        aux = None
-    if aux is not None and len(node._inputs) == 1:
-        if op in ("+", "-", "*", "/", "**"):
-            return f"{op} {_fmt_const(aux)}"
-        if op in ("r-", "r/", "r**"):
-            return f"{_fmt_const(aux)} {op[1:]}"
-    if op == "pow":
-        return "**"
-    return op
+    """The op of ``node`` readably, from its record: ``* 3``, ``3 -``, ``tanh``,
+    ``sum axis=1`` (arguments that differ from the op's defaults)."""
+    rec = node.grad_fn
+    if rec is None:
+        return "?"
+    fn, args = rec.fn, rec.args
+    symbol = getattr(fn, "symbol", None) or rec.name
+    if getattr(fn, "arity", 0) == 2:  # an elementwise binary op: infix, with its constant
+        if "b" in args and args["b"] is not None:
+            return f"{symbol} {_fmt_arg(args['b'])}"
+        if "a" in args and args["a"] is not None:
+            return f"{_fmt_arg(args['a'])} {symbol}"
+        return symbol
+    shown = [f"{k}={_fmt_arg(v)}" for k, v in _explicit(fn, args).items()]
+    return " ".join([rec.name, *shown])
+
+
+def _explicit(fn, args: dict) -> dict:
+    """The arguments of a call that differ from the defaults of ``fn.forward``."""
+    try:
+        params = inspect.signature(fn.forward).parameters
+    except (TypeError, ValueError):
+        return args
+    out = {}
+    for k, v in args.items():
+        p = params.get(k)
+        if p is not None and p.default is not p.empty:
+            try:
+                if v is p.default or (type(v) is type(p.default) and v == p.default):
+                    continue
+            except Exception:  # an array argument: not comparable to a default
+                pass
+        out[k] = v
+    return out
+
+
+def _fmt_arg(v, depth: int = 0) -> str:
+    """An argument compactly: numbers as constants, arrays by shape, tuples inline."""
+    if isinstance(v, (bool, int, float)):
+        return _fmt_const(v)
+    if hasattr(v, "shape") and hasattr(v, "dtype"):
+        if getattr(v, "size", 2) == 1:
+            return _fmt_const(v.reshape(-1)[0].item())
+        return f"array{tuple(v.shape)}"
+    if isinstance(v, slice):
+        parts = ["" if x is None else str(x) for x in (v.start, v.stop, v.step)]
+        return ":".join(parts[:2] if v.step is None else parts)
+    if isinstance(v, (tuple, list)) and depth < 2:
+        inner = ",".join(_fmt_arg(x, depth + 1) for x in v[:6])
+        return f"({inner}{',…' if len(v) > 6 else ''})"
+    if v is Ellipsis:
+        return "..."
+    return str(v)[:20]
 
 
 def _module_prefix(name: str) -> str:

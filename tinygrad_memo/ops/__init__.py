@@ -1,17 +1,28 @@
-"""The Tensor ops, each a Function with its forward and derivative side by side.
+"""The registry of built-in ops: each op defined once, forward and derivative side by side.
 
-``elementwise``: + - * / ** neg abs exp log sqrt tanh sigmoid relu maximum minimum where;
+``elementwise``: + - * / ** maximum minimum neg abs exp log log1p sqrt square tanh
+sigmoid relu sin cos (each also with its float forward, for the Value engine), where;
 ``reduce``: sum mean max min softmax log_softmax; ``shape``: reshape transpose expand
-getitem concatenate stack (and ``sum_to``, the one place where broadcasting is
-undone); ``linalg``: matmul, linear (x @ W.T + b as one op); ``loss``: fused cross-entropy.
+getitem index_add concatenate stack clone (and ``sum_to``, the one place where
+broadcasting is undone); ``linalg``: matmul, linear (x @ W.T + b as one op);
+``loss``: fused cross-entropy.
+
+:data:`REGISTRY` maps each op's name to its class; :data:`UFUNCS` maps the numpy
+ufuncs that have an op to it (``np.tanh`` -> ``Tanh``).
 """
 
+from ..function import REGISTRY
 from .elementwise import (
+    ELEMENTWISE,
     Abs,
     Add,
+    Binary,
+    Cos,
     Div,
+    Elementwise,
     Exp,
     Log,
+    Log1p,
     Maximum,
     Minimum,
     Mul,
@@ -19,19 +30,27 @@ from .elementwise import (
     Pow,
     Relu,
     Sigmoid,
+    Sin,
     Sqrt,
+    Square,
     Sub,
     Tanh,
+    Unary,
     Where,
 )
 from .linalg import Linear, MatMul
 from .loss import CrossEntropy
 from .reduce import LogSoftmax, Max, Mean, Min, Softmax, Sum
-from .shape import Concatenate, Expand, GetItem, IndexAdd, Reshape, Stack, Transpose, sum_to
+from .shape import Clone, Concatenate, Expand, GetItem, IndexAdd, Reshape, Stack, Transpose, sum_to
+
+#: numpy ufunc -> the op that records it
+UFUNCS = {op.ufunc: op for op in REGISTRY.values() if getattr(op, "ufunc", None) is not None}
 
 __all__ = [
-    "Abs", "Add", "Concatenate", "CrossEntropy", "Div", "Exp", "Expand", "GetItem", "IndexAdd",
-    "Linear", "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pow",
-    "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh", "Transpose",
-    "Where", "sum_to",
+    "ELEMENTWISE", "REGISTRY", "UFUNCS",
+    "Abs", "Add", "Binary", "Clone", "Concatenate", "Cos", "CrossEntropy", "Div", "Elementwise",
+    "Exp", "Expand", "GetItem", "IndexAdd", "Linear", "Log", "Log1p", "LogSoftmax", "MatMul", "Max",
+    "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pow", "Relu", "Reshape", "Sigmoid", "Sin",
+    "Softmax", "Sqrt", "Square", "Stack", "Sub", "Sum", "Tanh", "Transpose", "Unary", "Where",
+    "sum_to",
 ]

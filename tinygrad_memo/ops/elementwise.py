@@ -1,11 +1,42 @@
-"""Elementwise ops. Inputs broadcast as in numpy; a gradient may come back in the
-broadcast shape, and Tensor._vjp sums it to each input's shape (ops/shape.sum_to)."""
+"""Elementwise ops: each defined once, for both engines.
+
+An elementwise op is a class holding, side by side:
+
+* ``scalar``: its forward on Python floats (the Value engine), with the Value
+  engine's domain policy: outside the domain it raises, as Python's ``math`` does;
+* ``array``: its forward on numpy arrays (the Tensor engine), numpy's nan/inf
+  semantics and broadcasting;
+* its derivative rule: ``d(x, out, fn)`` for a unary op, ``da(a, b, out, fn)`` and
+  ``db(a, b, out, fn)`` for a binary one (or a constant such as ``1.0``). A rule is
+  evaluated on floats beside the Value forward, on arrays in the Tensor
+  backward, and on graph nodes under ``create_graph`` (``fn`` is the namespace of
+  elementary functions for the data at hand, see :mod:`.elementary`). A
+  parameter whose name starts with ``_`` is not used, so the Tensor engine does
+  not save it for backward. An elementwise Jacobian is diagonal: the backward is
+  ``g * d``, and the forward-mode rule is ``t * d``.
+
+``domain`` is where tests draw inputs and ``kinks`` are the points they keep away
+from; ``symbol`` is how pictures and ``Value._op`` show the op.
+
+Inputs broadcast as in numpy; a gradient may come back in the broadcast shape,
+and the Tensor node sums it to each input's shape (ops/shape.sum_to).
+"""
 
 from __future__ import annotations
+
+import functools
+import inspect
+import math
+import operator
 
 import numpy as np
 
 from ..function import Function
+from .elementary import ARRAYS, NODES
+
+__all__ = ["Binary", "ELEMENTWISE", "Elementwise", "Unary"]
+
+_nan, _inf = math.nan, math.inf
 
 
 def _shape(x) -> tuple:
@@ -19,218 +50,493 @@ def _array(x) -> np.ndarray:
     return x if type(x) is np.ndarray else np.asarray(x)
 
 
-def _binary(name: str, f, a, b):
-    """numpy's broadcasting, with an error that names the op and both shapes."""
-    try:
-        return _array(f(a, b))
-    except ValueError:
-        raise ValueError(
-            f"{name}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together"
-        ) from None
+def _uses(rule, n: int) -> tuple:
+    """Which of the first ``n`` parameters a rule uses (names without a leading ``_``)."""
+    if type(rule) is float:
+        return (False,) * n
+    names = list(inspect.signature(rule).parameters)[:n]
+    return tuple(not p.startswith("_") for p in names)
 
 
-class Add(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        return _binary("add", np.add, a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, g
+def _fns(g):
+    """The namespace a rule is evaluated with: arrays, or graph nodes under create_graph."""
+    return ARRAYS if type(g) is np.ndarray else NODES
 
 
-class Sub(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        return _binary("sub", np.subtract, a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, (-g if ctx.needs_input_grad[1] else None)
-
-
-class Mul(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary("mul", np.multiply, a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        na, nb = ctx.needs_input_grad
-        return (g * b if na else None), (g * a if nb else None)
+def _times(g, d):
+    """``g * d`` with the common constants spelled out (no multiply by one)."""
+    if type(d) is float:
+        if d == 1.0:
+            return g
+        if d == -1.0:
+            return -g
+    return g * d
 
 
-class Div(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        out = _binary("div", np.true_divide, a, b)
-        ctx.save_for_backward(b, out)
+class Elementwise(Function):
+    """Base class of the elementwise ops (see the module docstring)."""
+
+    arity = 0
+    symbol: str | None = None
+    #: the numpy ufunc this op records (``np.tanh`` -> Tanh), if there is one
+    ufunc = None
+    domain = (-3.0, 3.0)
+    kinks: tuple = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.symbol is None and cls.name is not None:
+            cls.symbol = cls.name
+
+
+class Unary(Elementwise):
+    """An elementwise op of one input: ``scalar``, ``array`` and ``d(x, out, fn)``."""
+
+    arity = 1
+    scalar = None
+    array = None
+    d = None
+    _saves = (False, False)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.d is not None:
+            cls._saves = _uses(cls.d, 2)
+
+    @classmethod
+    def forward(cls, ctx, x):
+        out = _array(cls.array(x))
+        sx, so = cls._saves
+        if sx or so:
+            ctx.saved_tensors = (x if sx else None, out if so else None)
         return out
 
-    @staticmethod
-    def backward(ctx, g):
-        b, out = ctx.saved_tensors
-        na, nb = ctx.needs_input_grad
-        ga = g / b if na else None
-        return ga, (-(ga if na else g / b) * out if nb else None)
+    @classmethod
+    def backward(cls, ctx, g):
+        d = cls.d
+        if type(d) is float:
+            return _times(g, d)
+        x, out = ctx.saved_tensors
+        return g * d(x, out, ARRAYS if type(g) is np.ndarray else NODES)
+
+    @classmethod
+    def derivative(cls, x, out, fn):
+        """The local derivative at ``x`` (with result ``out``) in namespace ``fn``."""
+        d = cls.d
+        return d if type(d) is float else d(x, out, fn)
 
 
-class Pow(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        out = _binary("pow", np.power, a, b)
-        ctx.save_for_backward(a, b, out)
+class Binary(Elementwise):
+    """An elementwise op of two inputs: ``scalar``, ``array``, ``da`` and ``db``."""
+
+    arity = 2
+    scalar = None
+    array = None
+    da = db = None
+    _keep: dict = {}
+    _constant_rules = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.da is not None:
+            ua, ub = _uses(cls.da, 3), _uses(cls.db, 3)
+            cls._keep = {
+                (na, nb): tuple((na and x) or (nb and y) for x, y in zip(ua, ub))
+                for na in (False, True) for nb in (False, True)
+            }
+            cls._constant_rules = type(cls.da) is float and type(cls.db) is float
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        try:
+            out = _array(cls.array(a, b))
+        except ValueError:
+            raise ValueError(
+                f"{cls.name}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together"
+            ) from None
+        if not cls._constant_rules:
+            ka, kb, ko = cls._keep[ctx.needs_input_grad]
+            ctx.saved_tensors = (a if ka else None, b if kb else None, out if ko else None)
         return out
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
+        na, nb = ctx.needs_input_grad
+        da, db = cls.da, cls.db
+        if cls._constant_rules:
+            return (_times(g, da) if na else None), (_times(g, db) if nb else None)
         a, b, out = ctx.saved_tensors
-        na, nb = ctx.needs_input_grad
+        fn = ARRAYS if type(g) is np.ndarray else NODES
         ga = gb = None
         if na:
-            ga = g * 0 if np.isscalar(b) and b == 0 else g * b * a ** (b - 1)
+            ga = _times(g, da) if type(da) is float else g * da(a, b, out, fn)
         if nb:
-            # d/db a**b = a**b log(a) for a > 0; 0 where a == 0; nan where a < 0
-            dt = out.dtype  # a plain-number base must not promote a float32 gradient
-            ad = np.asarray(a, dtype=dt)
-            pos = (ad > 0).astype(dt)
-            nan = np.where(ad < 0, np.nan, 0).astype(dt)
-            gb = g * out * np.log(a * pos + (1 - pos)) + nan
+            gb = _times(g, db) if type(db) is float else g * db(a, b, out, fn)
         return ga, gb
 
+    @classmethod
+    def derivatives(cls, a, b, out, fn) -> tuple:
+        """The local derivatives with respect to ``a`` and ``b`` in namespace ``fn``."""
+        da, db = cls.da, cls.db
+        return (da if type(da) is float else da(a, b, out, fn),
+                db if type(db) is float else db(a, b, out, fn))
 
-class Neg(Function):
+
+# -- Value-engine forwards with their domain policies ----------------------------------------
+def _div(a, b):
+    if b == 0:
+        raise ZeroDivisionError(f"division by zero ({a} / 0)")
+    return a / b
+
+
+def _pow(a, b):
+    """Float power with clear errors: 0 ** negative and a negative base with a
+    fractional exponent are refused; overflow gives inf as float arithmetic does."""
+    if a == 0 and b < 0:
+        raise ZeroDivisionError(f"0 cannot be raised to a negative power ({b})")
+    if a < 0 and not float(b).is_integer():
+        raise ValueError(f"a negative base ({a}) with a fractional exponent ({b}) is not real")
+    try:
+        return float(a ** b)
+    except OverflowError:
+        return _inf if a > 0 or float(b) % 2 == 0 else -_inf
+
+
+def _exp(x):
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return _inf
+
+
+def _log(x):
+    if x <= 0:
+        raise ValueError(f"input must be positive, got {x}")
+    return math.log(x)
+
+
+def _log1p(x):
+    if x <= -1:
+        raise ValueError(f"input must be greater than -1, got {x}")
+    return math.log1p(x)
+
+
+def _sqrt(x):
+    if x < 0:
+        raise ValueError(f"input must be non-negative, got {x}")
+    return math.sqrt(x)
+
+
+def _finite(f):
+    def g(x):
+        if not math.isfinite(x):
+            raise ValueError(f"input must be finite, got {x}")
+        return f(x)
+    return g
+
+
+def _sigmoid(x):
+    """1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: no overflow either way."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _sigmoid_array(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+def _weight(ad, bd, wins):
+    """Weight of the first input of max/min(a, b): 1 where it wins, 1/2 on ties."""
+    if isinstance(ad, float | int) and isinstance(bd, float | int):
+        return 1.0 if wins(ad, bd) else (0.5 if ad == bd else 0.0)
+    dt = np.result_type(ad, bd)
+    dt = dt if dt.kind == "f" else np.dtype(np.float32)
+    return np.asarray(wins(ad, bd)).astype(dt) + np.equal(ad, bd).astype(dt) * dt.type(0.5)
+
+
+# -- the ops ------------------------------------------------------------------------------------
+class Add(Binary, name="add"):
+    """a + b."""
+    symbol, ufunc = "+", np.add
+    scalar, array = operator.add, np.add
+    da = db = 1.0
+
+
+class Sub(Binary, name="sub"):
+    """a - b."""
+    symbol, ufunc = "-", np.subtract
+    scalar, array = operator.sub, np.subtract
+    da, db = 1.0, -1.0
+
+
+class Mul(Binary, name="mul"):
+    """a * b."""
+    symbol, ufunc = "*", np.multiply
+    scalar, array = operator.mul, np.multiply
+
     @staticmethod
-    def forward(ctx, a):
-        return np.negative(a)
+    def da(_a, b, _out, _fn):
+        return b
 
     @staticmethod
-    def backward(ctx, g):
-        return -g
+    def db(a, _b, _out, _fn):
+        return a
 
 
-class Abs(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.sign = np.sign(a)  # abs'(0) = 0
-        return np.abs(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * ctx.sign
-
-
-class Exp(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = _array(np.exp(a))
-        ctx.save_for_backward(out)
-        return out
+class Div(Binary, name="div"):
+    """a / b (the Value engine refuses a zero divisor)."""
+    symbol, ufunc = "/", np.true_divide
+    scalar, array = _div, np.true_divide
+    domain = (0.5, 3.0)
 
     @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * out
-
-
-class Log(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.log(a)
+    def da(_a, b, _out, fn):
+        return fn.recip(b)
 
     @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return g / a
+    def db(_a, b, out, fn):
+        return -out * fn.recip(b)
 
 
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = _array(np.sqrt(a))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g / (2 * out)
-
-
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = _array(np.tanh(a))
-        ctx.save_for_backward(out)
-        return out
+class Pow(Binary, name="pow"):
+    """a ** b. d/da = b a**(b-1), 0 where b == 0 (also at a == 0, as PyTorch);
+    d/db = a**b log(a) for a > 0, 0 where a == 0, nan where a < 0."""
+    symbol, ufunc = "**", np.power
+    scalar, array = _pow, np.power
+    domain = (0.5, 2.0)
 
     @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * (1 - out * out)
-
-
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, a):
-        # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: no overflow either way
-        e = np.exp(-np.abs(a))
-        out = _array(np.where(a >= 0, 1, e) / (1 + e))
-        ctx.save_for_backward(out)
-        return out
+    def da(a, b, _out, fn):
+        return b * fn.pow(a, fn.where(fn.data(b) == 0, 1.0, b - 1))
 
     @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * (out * (1 - out))
+    def db(a, _b, out, fn):
+        ad = fn.data(a)
+        pos = ad > 0
+        log = fn.log(fn.where(pos, a, 1.0))
+        return out * fn.where(ad < 0, _nan, fn.where(pos, log, 0.0))
 
 
-class Relu(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.mask = a > 0  # relu'(0) = 0
-        return np.maximum(a, 0)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * ctx.mask
-
-
-def _share(wins, ties, out):
-    """Weight of the first input: 1 where it wins, 1/2 on ties, in the output's dtype."""
-    dt = out.dtype if out.dtype.kind == "f" else np.float32
-    return wins.astype(dt) + ties.astype(dt) * dt.type(0.5)
-
-
-class Maximum(Function):
+class Maximum(Binary, name="maximum"):
     """Elementwise maximum; where the two are equal each gets half the gradient."""
+    ufunc = np.maximum
+    scalar, array = (lambda a, b: a if a >= b else b), np.maximum
 
     @staticmethod
-    def forward(ctx, a, b):
-        out = _binary("maximum", np.maximum, a, b)
-        ctx.wa = _share(a > b, a == b, out)
+    def da(a, b, _out, fn):
+        return fn.constant(a, _weight(fn.data(a), fn.data(b), operator.gt))
+
+    @staticmethod
+    def db(a, b, _out, fn):
+        return fn.constant(b, _weight(fn.data(b), fn.data(a), operator.gt))
+
+
+class Minimum(Binary, name="minimum"):
+    """Elementwise minimum; where the two are equal each gets half the gradient."""
+    ufunc = np.minimum
+    scalar, array = (lambda a, b: a if a <= b else b), np.minimum
+
+    @staticmethod
+    def da(a, b, _out, fn):
+        return fn.constant(a, _weight(fn.data(a), fn.data(b), operator.lt))
+
+    @staticmethod
+    def db(a, b, _out, fn):
+        return fn.constant(b, _weight(fn.data(b), fn.data(a), operator.lt))
+
+
+class Neg(Unary, name="neg"):
+    """-x.
+
+    >>> import tinygrad_memo as tm
+    >>> (-tm.Value(2.0)).data, (-tm.Tensor([2.0])).numpy()
+    (-2.0, array([-2.], dtype=float32))
+    """
+    ufunc = np.negative
+    scalar, array = operator.neg, np.negative
+    d = -1.0
+
+
+class Abs(Unary, name="abs"):
+    """|x|; its derivative at 0 is 0.
+
+    >>> import tinygrad_memo as tm
+    >>> abs(tm.Value(-2.0)).data, tm.Tensor([-2.0, 0.0]).abs().numpy()
+    (2.0, array([2., 0.], dtype=float32))
+    """
+    ufunc = np.absolute
+    scalar, array = abs, np.abs
+    kinks = (0.0,)
+
+    @staticmethod
+    def d(x, _out, fn):
+        return fn.sign(x)
+
+
+class Exp(Unary, name="exp"):
+    """e ** x (overflows to inf).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(0.0).exp().data, tm.Tensor([0.0]).exp().numpy()
+    (1.0, array([1.], dtype=float32))
+    """
+    ufunc = np.exp
+    scalar, array = _exp, np.exp
+
+    @staticmethod
+    def d(_x, out, _fn):
         return out
 
+
+class Log(Unary, name="log"):
+    """Natural logarithm (Value: raises for inputs <= 0; Tensor: nan/-inf as numpy).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(1.0).log().data, tm.Tensor([1.0]).log().numpy()
+    (0.0, array([0.], dtype=float32))
+    """
+    ufunc = np.log
+    scalar, array = _log, np.log
+    domain = (0.1, 4.0)
+
     @staticmethod
-    def backward(ctx, g):
-        return g * ctx.wa, g * (1 - ctx.wa)
+    def d(x, _out, fn):
+        return fn.recip(x)
 
 
-class Minimum(Maximum):
-    """Elementwise minimum; where the two are equal each gets half the gradient
-    (the derivative rule is Maximum's, with the first input's weight mirrored)."""
+class Log1p(Unary, name="log1p"):
+    """log(1 + x), accurate for small x.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(0.0).log1p().data, tm.Tensor([0.0]).log1p().numpy()
+    (0.0, array([0.], dtype=float32))
+    """
+    ufunc = np.log1p
+    scalar, array = _log1p, np.log1p
+    domain = (-0.9, 3.0)
 
     @staticmethod
-    def forward(ctx, a, b):
-        out = _binary("minimum", np.minimum, a, b)
-        ctx.wa = _share(a < b, a == b, out)
-        return out
+    def d(x, _out, fn):
+        return fn.recip(x + 1.0)
 
 
-class Where(Function):
+class Sqrt(Unary, name="sqrt"):
+    """Square root (Value: raises for negative inputs).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(9.0).sqrt().data, tm.Tensor([4.0]).sqrt().numpy()
+    (3.0, array([2.], dtype=float32))
+    """
+    ufunc = np.sqrt
+    scalar, array = _sqrt, np.sqrt
+    domain = (0.1, 4.0)
+
+    @staticmethod
+    def d(_x, out, fn):
+        return 0.5 * fn.recip(out)
+
+
+class Square(Unary, name="square"):
+    """x * x.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(3.0).square().data, tm.Tensor([-2.0]).square().numpy()
+    (9.0, array([4.], dtype=float32))
+    """
+    ufunc = np.square
+    scalar, array = (lambda x: x * x), np.square
+
+    @staticmethod
+    def d(x, _out, _fn):
+        return 2.0 * x
+
+
+class Tanh(Unary, name="tanh"):
+    """Hyperbolic tangent (stable for any magnitude).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(0.0).tanh().data, tm.Tensor([0.0]).tanh().numpy()
+    (0.0, array([0.], dtype=float32))
+    """
+    ufunc = np.tanh
+    scalar, array = math.tanh, np.tanh
+
+    @staticmethod
+    def d(_x, out, _fn):
+        return 1.0 - out * out
+
+
+class Sigmoid(Unary, name="sigmoid"):
+    """Logistic sigmoid 1 / (1 + e**-x), stable for large magnitudes.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(0.0).sigmoid().data, tm.Tensor([0.0]).sigmoid().numpy()
+    (0.5, array([0.5], dtype=float32))
+    """
+    scalar, array = _sigmoid, _sigmoid_array
+    domain = (-5.0, 5.0)
+
+    @staticmethod
+    def d(_x, out, _fn):
+        return out * (1.0 - out)
+
+
+class Relu(Unary, name="relu"):
+    """max(x, 0); its derivative at 0 is 0.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(-2.0).relu().data, tm.Tensor([-1.0, 2.0]).relu().numpy()
+    (0.0, array([0., 2.], dtype=float32))
+    """
+    scalar, array = (lambda x: x if x > 0 else 0.0), functools.partial(np.maximum, 0)
+    kinks = (0.0,)
+
+    @staticmethod
+    def d(x, _out, fn):
+        return fn.step(x)
+
+
+class Sin(Unary, name="sin"):
+    """Sine.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(0.0).sin().data, tm.Tensor([0.0]).sin().numpy()
+    (0.0, array([0.], dtype=float32))
+    """
+    ufunc = np.sin
+    scalar, array = _finite(math.sin), np.sin
+
+    @staticmethod
+    def d(x, _out, fn):
+        return fn.cos(x)
+
+
+class Cos(Unary, name="cos"):
+    """Cosine.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(0.0).cos().data, tm.Tensor([0.0]).cos().numpy()
+    (1.0, array([1.], dtype=float32))
+    """
+    ufunc = np.cos
+    scalar, array = _finite(math.cos), np.cos
+
+    @staticmethod
+    def d(x, _out, fn):
+        return -fn.sin(x)
+
+
+#: every elementwise op, by name, in definition order
+ELEMENTWISE = {c.name: c for c in (
+    Add, Sub, Mul, Div, Pow, Maximum, Minimum,
+    Neg, Abs, Exp, Log, Log1p, Sqrt, Square, Tanh, Sigmoid, Relu, Sin, Cos,
+)}
+
+
+class Where(Function, name="where"):
     """where(cond, a, b): a where cond is true, else b (cond gets no gradient)."""
 
     @staticmethod

@@ -8,7 +8,9 @@ from ..function import Function
 from .shape import sum_to
 
 
-class MatMul(Function):
+class MatMul(Function, name="matmul"):
+    ufunc = np.matmul
+
     @staticmethod
     def forward(ctx, a, b):
         if type(a) is not np.ndarray:  # a plain list or number on one side
@@ -60,7 +62,7 @@ class MatMul(Function):
         return ga, gb
 
 
-class Linear(Function):
+class Linear(Function, name="linear"):
     """``x @ weight.T + bias`` (weight of shape (out, in)) as one op, like PyTorch's
     addmm: one node instead of transpose, matmul and add."""
 

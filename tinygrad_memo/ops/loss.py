@@ -7,7 +7,7 @@ import numpy as np
 from ..function import Function
 
 
-class CrossEntropy(Function):
+class CrossEntropy(Function, name="cross_entropy"):
     """Softmax cross-entropy of logits (N, C) or (C,) against integer classes, with
     ``reduction`` "mean" | "sum" | "none". Forward is the stable log-softmax picked at
     the targets; the derivative is ``(softmax(x) - onehot(target)) * g``."""

@@ -37,7 +37,7 @@ def _kept(shape, axes) -> tuple:
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
-class Sum(Function):
+class Sum(Function, name="sum"):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         axes = normalize_axes(axis, a.ndim, "sum", a.shape)
@@ -49,7 +49,7 @@ class Sum(Function):
         return expand(g.reshape(ctx.kept), ctx.shape)
 
 
-class Mean(Function):
+class Mean(Function, name="mean"):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         axes = normalize_axes(axis, a.ndim, "mean", a.shape)
@@ -73,7 +73,7 @@ def _extreme(ctx, a, axis, keepdims, op, f):
     return m if keepdims else m.reshape([s for i, s in enumerate(a.shape) if i not in axes])
 
 
-class Max(Function):
+class Max(Function, name="max"):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         return _extreme(ctx, a, axis, keepdims, "max", np.max)
@@ -83,13 +83,13 @@ class Max(Function):
         return g.reshape(ctx.kept) * ctx.weight
 
 
-class Min(Max):  # Max's derivative rule: the gradient goes to the (tied) extremes
+class Min(Max, name="min"):  # Max's derivative rule: the gradient goes to the (tied) extremes
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         return _extreme(ctx, a, axis, keepdims, "min", np.min)
 
 
-class Softmax(Function):
+class Softmax(Function, name="softmax"):
     @staticmethod
     def forward(ctx, a, axis=-1):
         ax = one_axis(axis, a.ndim, "softmax", a.shape)
@@ -105,7 +105,7 @@ class Softmax(Function):
         return out * (g - (g * out).sum(axis=ctx.axis, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmax(Function, name="log_softmax"):
     @staticmethod
     def forward(ctx, a, axis=-1):
         ax = one_axis(axis, a.ndim, "log_softmax", a.shape)

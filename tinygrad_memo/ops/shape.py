@@ -37,7 +37,7 @@ def expand(g, shape: tuple):
     return Expand.apply(g, shape=shape)
 
 
-class Expand(Function):
+class Expand(Function, name="expand"):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -51,7 +51,7 @@ class Expand(Function):
         return sum_to(g, ctx.shape, "expand")
 
 
-class Reshape(Function):
+class Reshape(Function, name="reshape"):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -68,7 +68,7 @@ class Reshape(Function):
         return g.reshape(ctx.shape)
 
 
-class Transpose(Function):
+class Transpose(Function, name="transpose"):
     @staticmethod
     def forward(ctx, a, axes=None):
         if axes is None:  # reversing the axes is its own inverse
@@ -116,7 +116,7 @@ def scatter_add(g, index, shape: tuple, dtype):
     return IndexAdd.apply(g, index=index, shape=shape)
 
 
-class GetItem(Function):
+class GetItem(Function, name="getitem"):
     @staticmethod
     def forward(ctx, a, index):
         try:
@@ -131,7 +131,7 @@ class GetItem(Function):
         return scatter_add(g, ctx.index, ctx.shape, ctx.dtype)
 
 
-class IndexAdd(Function):
+class IndexAdd(Function, name="index_add"):
     """zeros(shape) with ``g`` added at ``index``: the derivative of getitem."""
 
     @staticmethod
@@ -144,7 +144,7 @@ class IndexAdd(Function):
         return gg[ctx.index]
 
 
-class Concatenate(Function):
+class Concatenate(Function, name="concatenate"):
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         try:
@@ -164,7 +164,7 @@ class Concatenate(Function):
         return tuple(g[s] for s in ctx.slices)
 
 
-class Stack(Function):
+class Stack(Function, name="stack"):
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         try:
@@ -179,3 +179,15 @@ class Stack(Function):
     @staticmethod
     def backward(ctx, g):
         return tuple(g[p] for p in ctx.picks)
+
+
+class Clone(Function, name="clone"):
+    """A copy of the data in a new node (the gradient passes through unchanged)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return np.array(a, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
