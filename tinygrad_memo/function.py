@@ -32,7 +32,7 @@ from __future__ import annotations
 import inspect
 from typing import NamedTuple
 
-__all__ = ["Call", "Context", "Function", "REGISTRY", "set_node_type"]
+__all__ = ["Call", "Context", "Function", "REGISTRY", "set_node_type", "set_scalar_call"]
 
 #: name -> op: every built-in op, registered by its class definition.
 REGISTRY: dict = {}
@@ -103,6 +103,19 @@ class Context:
         """The non-tensor arguments of the call by parameter name, defaults included."""
         return call_args(self.fn, self.call_args, self.call_kwargs, _NODE)
 
+    def rerun(self, inputs):
+        """The same call on new node ``inputs`` (one per entry of :attr:`inputs`).
+
+        >>> import tinygrad_memo as tm
+        >>> y = tm.Tensor([1.0, 2.0], requires_grad=True).sum()
+        >>> y.grad_fn.rerun([tm.Tensor([3.0, 4.0])]).item()
+        7.0
+        """
+        inputs = iter(inputs)
+        node = _NODE
+        args = [next(inputs) if isinstance(a, node) else a for a in self.call_args]
+        return self.fn.apply(*args, **self.call_kwargs)
+
     def release(self) -> None:
         """Drop what the forward pass saved (the record of the call stays)."""
         self.saved_tensors = ()
@@ -136,9 +149,27 @@ class Call(NamedTuple):
         """The op's name."""
         return _name(self.fn)
 
+    def rerun(self, inputs):
+        """The same call on new Value ``inputs`` (one per entry of :attr:`inputs`).
+
+        >>> import tinygrad_memo as tm
+        >>> (tm.Value(2.0) * 3).grad_fn.rerun([tm.Value(5.0)]).data
+        15.0
+        """
+        return _SCALAR_CALL(self.fn, list(inputs), self.args)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
         return f"<{self.name}{' ' + args if args else ''}>"
+
+
+_SCALAR_CALL = None  # how a scalar op is called on Values: set by the Value class
+
+
+def set_scalar_call(call) -> None:
+    """Tell :meth:`Call.rerun` how to call a scalar op (``Value`` calls this)."""
+    global _SCALAR_CALL
+    _SCALAR_CALL = call
 
 
 def _name(fn) -> str:

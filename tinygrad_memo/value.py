@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from . import engine
+from . import engine, function
 from .function import Call
 from .grad_mode import STATE, enable_grad
 from .ops import ELEMENTWISE, Unary
@@ -357,3 +357,27 @@ for _op in ELEMENTWISE.values():
         _name = {"neg": "__neg__", "abs": "__abs__"}.get(_op.name, _op.name)
         setattr(Value, _name, _unary_method(_op, _name))
 del _op, _name, _dunder
+
+
+def _call(op, inputs: list, args: dict) -> Value:
+    """Call the scalar op ``op`` on Value ``inputs`` with its constant ``args``
+    (``{"a": c}`` or ``{"b": c}``): how a graph is re-executed from its records."""
+    if op.arity == 1:
+        return _METHODS[op.name](inputs[0])
+    method = _METHODS[op.name]
+    if "a" in args:
+        return _REFLECTED[op.name](inputs[0], args["a"])
+    if "b" in args:
+        return method(inputs[0], args["b"])
+    return method(inputs[0], inputs[1])
+
+
+_METHODS = {op.name: getattr(Value, {"neg": "__neg__", "abs": "__abs__"}.get(op.name, op.name))
+            for op in ELEMENTWISE.values() if op.arity == 1}
+_METHODS.update({op.name: getattr(Value, f"__{_OPERATORS.get(op.name)}__" if op.name in _OPERATORS
+                                  else op.name)
+                 for op in ELEMENTWISE.values() if op.arity == 2})
+_REFLECTED = {op.name: (getattr(Value, f"__r{_OPERATORS[op.name]}__") if op.name in _OPERATORS
+                        else _binary_method(op, op.name, True))
+              for op in ELEMENTWISE.values() if op.arity == 2}
+function.set_scalar_call(_call)
