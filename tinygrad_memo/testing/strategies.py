@@ -87,12 +87,11 @@ _DIV_OFFSET = 1.0  # divisors b * b + _DIV_OFFSET
 _ELEMENTWISE = ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs")
 _TRIG = ("sin", "cos")
 _ARITH = ("add", "sub", "mul", "div", "pow")
-_TENSOR_HAS_TRIG = all(hasattr(Tensor, f) for f in _TRIG)
 
 VALUE_OPS = frozenset(_ARITH + _ELEMENTWISE + _TRIG)
 """The op families :func:`value_expressions` draws from (all of the Value engine's ops)."""
 TENSOR_OPS = frozenset(
-    _ARITH + _ELEMENTWISE + (_TRIG if _TENSOR_HAS_TRIG else ())
+    _ARITH + _ELEMENTWISE + _TRIG
     + ("maximum", "minimum", "sum", "mean", "max", "min", "softmax", "log_softmax",
        "matmul", "reshape", "transpose", "getitem", "stack")
 )
@@ -722,9 +721,9 @@ def _stats(steps) -> GraphStats:
 class _Builder:
     """Draws a recipe step by step, evaluating it in float64 as it goes."""
 
-    def __init__(self, draw, kind, ops, elements, max_paths, base_shape=()):
+    def __init__(self, draw, kind, ops, elements, base_shape=()):
         self.draw, self.kind, self.ops = draw, kind, ops
-        self.elements, self.max_paths, self.S = elements, max_paths, base_shape
+        self.elements, self.S = elements, base_shape
         self.steps: list[Step] = []
         self.vals: list = []
         self.paths: list[int] = []
@@ -1092,7 +1091,7 @@ def value_expressions(*, max_ops: int = 10, min_inputs: int = 1, max_inputs: int
 
     @st.composite
     def draw_expression(draw):
-        b = _Builder(draw, "value", ops, elements, max_paths)
+        b = _Builder(draw, "value", ops, elements)
         for _ in range(draw(st.integers(min_inputs, max_inputs))):
             b.new_input(())
         for _ in range(draw(st.integers(1, max_ops))):
@@ -1134,7 +1133,7 @@ def tensor_expressions(*, max_ops: int = 6, min_inputs: int = 1, max_inputs: int
     @st.composite
     def draw_expression(draw):
         S = draw(shapes(min_dims=min_dims, max_dims=max_dims, max_side=max_side))
-        b = _Builder(draw, "tensor", ops, elements, max_paths, S)
+        b = _Builder(draw, "tensor", ops, elements, S)
         b.new_input(S)
         for _ in range(draw(st.integers(min_inputs, max_inputs)) - 1):
             b.new_input(b.subshape())
