@@ -278,16 +278,7 @@ def test_run_demo_returns_results(tmp_path, monkeypatch):
     assert any("memo_table.txt" in line for line in lines)
 
 
-def test_viz_missing_module_exits_2(monkeypatch, tmp_path, capsys):
-    monkeypatch.delattr(tinygrad_memo, "viz", raising=False)
-    monkeypatch.setitem(sys.modules, "tinygrad_memo.viz", None)  # import fails
-    assert cli.main(["viz", "--example", "ladder", "--out", str(tmp_path / "g.svg")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "not available" in err[0]
-
-
 def test_viz_command(tmp_path, capsys):
-    pytest.importorskip("tinygrad_memo.viz")
     if shutil.which("dot") is None:
         pytest.skip("Graphviz's dot is not installed")
     out = tmp_path / "ladder.svg"

@@ -213,12 +213,6 @@ PUBLIC_NAMES = [
     "tinygrad_memo.testing.strategies",
 ]
 
-#: Contract names whose docstring had no example when this test was written, in
-#: files this test's owner does not edit (reported upstream). Such a name xfails
-#: while its example is missing and passes once it has one; then drop it here.
-KNOWN_WITHOUT_EXAMPLE: set[str] = set()
-
-
 def _resolve(name: str):
     parts = name.split(".")
     obj = None
@@ -251,7 +245,5 @@ def _resolve(name: str):
 def test_public_name_has_docstring_example(name):
     obj = _resolve(name)
     doc = inspect.getdoc(obj) or ""
-    if ">>>" not in doc and name in KNOWN_WITHOUT_EXAMPLE:
-        pytest.xfail(f"{name}: docstring example not written yet (reported)")
     assert doc.strip(), f"{name} has no docstring"
     assert ">>>" in doc, f"{name}'s docstring has no >>> example"

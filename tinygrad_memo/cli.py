@@ -14,12 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .viz import EXAMPLES, examples_graph, save
+
 __all__ = ["BENCHMARKS", "build_parser", "main"]
 
 PROG = "tinygrad-memo"
 #: The benchmark scripts ``bench`` runs, by name, relative to benchmarks/.
 BENCHMARKS = {"scalar": "scalar_mlp.py", "tensor": "tensor_mlp.py"}
-VIZ_EXAMPLES = ("neuron", "mlp", "ladder")
 
 
 def _int_at_least(minimum: int):
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("viz", help="draw an example graph to a file",
                        description="Draw one of the example graphs with Graphviz.")
-    v.add_argument("--example", choices=VIZ_EXAMPLES, required=True,
+    v.add_argument("--example", choices=EXAMPLES, required=True,
                    help="which graph to draw")
     v.add_argument("--out", required=True, metavar="FILE",
                    help="output file; its extension picks the format (e.g. graph.svg)")
@@ -142,17 +143,8 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_viz(args) -> int:
-    try:
-        from . import viz
-
-        examples_graph, save = viz.examples_graph, viz.save
-    except (ImportError, AttributeError) as e:
-        print(f"{PROG} viz: error: the visualization module is not available ({e})",
-              file=sys.stderr)
-        return 2
-    root = examples_graph(args.example)
-    written = save(root, args.out)
-    _say(args, f"wrote {written if isinstance(written, (str, os.PathLike)) else args.out}")
+    written = save(examples_graph(args.example), args.out)
+    _say(args, f"wrote {written}")
     return 0
 
 

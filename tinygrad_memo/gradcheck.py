@@ -497,7 +497,8 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: flo
                 f"gradgradcheck: fn has {len(outs)} differentiable outputs but "
                 f"{n} grad_outputs were given"
             )
-        return tuple(_vjp_graph(outs, [xs[i] for i in checked], g))
+        return tuple(_tm_grad(list(outs), [xs[i] for i in checked], grad_outputs=list(g),
+                              create_graph=True))
 
     def in_name(i):
         return f"input {i}" if i < m else f"grad_outputs[{i - m}]"
@@ -508,23 +509,3 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: flo
     ck = _Check(vjp_fn, inputs + gos, eps, atol, rtol, "gradgradcheck", in_name, out_name)
     return _run(ck, raise_exception, fast_mode)
 
-
-def _vjp_graph(outs, wanted, gos) -> list:
-    """sum_j g_j^T d out_j / d wanted, as graph nodes differentiable w.r.t. inputs and g.
-
-    For Tensor outputs this differentiates the scalar ``sum_j (out_j * g_j).sum()``
-    instead of passing ``g`` as ``grad_outputs``: ``tm.grad`` currently drops the graph
-    of a Tensor ``grad_outputs`` (its seed is taken as a constant), which would make
-    the derivative with respect to ``g`` zero. Mathematically the two are the same.
-    """
-    if all(isinstance(o, Value) for o in outs):
-        return _tm_grad(list(outs), wanted, grad_outputs=list(gos), create_graph=True)
-    if not all(isinstance(o, Tensor) for o in outs):
-        raise TypeError("gradgradcheck: fn's outputs must be all Values or all Tensors")
-    total = None
-    for o, g in zip(outs, gos):
-        if not isinstance(g, Tensor):
-            g = np.asarray(getattr(g, "data", g), dtype=o.dtype)
-        term = (o * g).sum()
-        total = term if total is None else total + term
-    return _tm_grad(total, wanted, create_graph=True)
