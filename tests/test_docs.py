@@ -72,12 +72,6 @@ def code_blocks(text: str) -> list[Block]:
     return blocks
 
 
-#: Blocks in pages this test's owner does not edit that are not meant to run (a
-#: signature listing tagged ```python): page -> prefixes of the blocks' sources.
-#: Reported upstream; the fix is to tag such a block ```text or ```python no-run.
-KNOWN_UNRUNNABLE: dict[str, tuple[str, ...]] = {}
-
-
 def _python_blocks(page: Path) -> list[Block]:
     return [b for b in code_blocks(page.read_text(encoding="utf-8"))
             if b.lang in ("python", "py", "python3")]
@@ -119,8 +113,7 @@ def test_fence_parser():
 @pytest.mark.parametrize("page", _pages(), ids=_page_id)
 def test_page_code_runs(page: Path, tmp_path, monkeypatch, capsys):
     blocks = _python_blocks(page)
-    known = KNOWN_UNRUNNABLE.get(_page_id(page), ())
-    runnable = [b for b in blocks if not b.skip and not b.source.startswith(known or "\0")]
+    runnable = [b for b in blocks if not b.skip]
     if not runnable:
         pytest.skip("no runnable python blocks")
     monkeypatch.chdir(tmp_path)
@@ -212,6 +205,7 @@ PUBLIC_NAMES = [
     "tinygrad_memo.gradcheck.gradcheck", "tinygrad_memo.gradcheck.gradgradcheck",
     "tinygrad_memo.testing.strategies",
 ]
+
 
 def _resolve(name: str):
     parts = name.split(".")
