@@ -134,25 +134,6 @@ def svg_node_count(svg: bytes | str) -> int:
 
 
 # -- graphs ----------------------------------------------------------------------------
-def neuron():
-    x1 = Value(2.0, label="x1")
-    x2 = Value(0.0, label="x2")
-    w1 = Value(-3.0, label="w1")
-    w2 = Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    x1w1 = x1 * w1
-    x1w1.label = "x1*w1"
-    x2w2 = x2 * w2
-    x2w2.label = "x2*w2"
-    s = x1w1 + x2w2
-    s.label = "x1*w1 + x2*w2"
-    n = s + b
-    n.label = "n"
-    o = n.tanh()
-    o.label = "o"
-    return o
-
-
 def ladder(depth=6, start=1.05):
     a = Value(start, label="a")
     for i in range(depth):
@@ -163,8 +144,7 @@ def ladder(depth=6, start=1.05):
 
 # -- structure -------------------------------------------------------------------------
 def test_neuron_exact_nodes_ops_edges():
-    o = neuron()
-    o.backward()
+    o = examples_graph("neuron")
     p = Parsed(draw_dot(o))
     assert sorted(p.label.values()) == sorted(
         ["x1", "x2", "w1", "w2", "b", "x1*w1", "x2*w2", "x1*w1 + x2*w2", "n", "o"])
@@ -376,7 +356,7 @@ def test_svg_node_count_matches_graph(tmp_path):
 
 
 def test_save_errors(tmp_path):
-    o = neuron()
+    o = examples_graph("neuron")
     with pytest.raises(ValueError, match=r"\.png, \.svg or \.pdf"):
         save(o, tmp_path / "graph.jpg")
     with pytest.raises(TypeError, match="extension"):
@@ -386,7 +366,7 @@ def test_save_errors(tmp_path):
 
 
 def test_bad_arguments():
-    o = neuron()
+    o = examples_graph("neuron")
     with pytest.raises(ValueError, match="rankdir"):
         draw_dot(o, rankdir="XY")
     for bad in (0, -1, 2.5, True):
@@ -448,7 +428,7 @@ def test_max_nodes_on_a_deep_ladder_with_astronomical_path_count():
 
 
 def test_max_nodes_keeps_nearest_by_breadth_first():
-    root = neuron()  # depth: o <- n <- {sum, b} <- {x1*w1, x2*w2} <- leaves
+    root = examples_graph("neuron")  # depth: o <- n <- {sum, b} <- {x1*w1, x2*w2} <- leaves
     p = Parsed(draw_dot(root, max_nodes=4))
     assert sorted(p.label.values()) == ["b", "n", "o", "x1*w1 + x2*w2"]
     assert "6 of 10 nodes left out" in p.caption

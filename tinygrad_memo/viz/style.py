@@ -1,0 +1,159 @@
+"""How a :class:`~tinygrad_memo.viz.graph.Layout` looks: value nodes as small
+HTML-like tables, op ovals, colours, module clusters and the caption."""
+
+from __future__ import annotations
+
+import html
+
+import graphviz
+
+from . import graph
+from .dot import Digraph
+from .text import count, esc, number, op_text, summary
+
+RANKDIRS = ("LR", "RL", "TB", "BT")
+
+# fill colours of value nodes, and (stronger shades) of their keys in the caption's legend
+_FILL = {graph.OUTPUT: "#c7e9c0", graph.LEAF: "#dbe9f6", graph.PARAMETER: "#e4d7f5",
+         graph.INNER: "#ffffff"}
+_KEY = {graph.OUTPUT: "#41ab5d", graph.LEAF: "#6baed6", graph.PARAMETER: "#9e86c8"}
+_FANOUT = "#ffe08a"
+_FANOUT_KEY = "#d99a00"
+_OPFILL = "#f2f2f2"
+_OP_ATTRS = {"shape": "ellipse", "style": "filled", "fillcolor": _OPFILL, "fontsize": "10",
+             "width": "0", "height": "0", "margin": "0.06,0.03"}
+
+
+def picture(lay: graph.Layout, format: str = "svg", rankdir: str = "LR",
+            show_data: bool = True, show_grad: bool = True,
+            max_nodes: int | None = 500) -> Digraph:
+    """The ``Digraph`` of a layout: value node ``v{i}`` and op node ``o{i}`` for drawn
+    node ``i``, one dashed box for what was left out, the statistics as caption."""
+    g = Digraph(name="tinygrad_memo", format=format)
+    g.attr(rankdir=rankdir, fontname="Helvetica", fontsize="11", labelloc="b",
+           nodesep="0.25", ranksep="0.35")
+    g.attr("node", fontname="Helvetica", fontsize="11")
+    g.attr("edge", arrowsize="0.6", color="#555555")
+
+    bodies: dict[str, list] = {}  # cluster prefix -> [(name, attrs)]
+    top: list = []
+    edge_list: list[tuple[str, str]] = []
+    for i, node in enumerate(lay.nodes):
+        k = id(node)
+        where = bodies.setdefault(lay.cluster_of[k], []) if k in lay.cluster_of else top
+        where.append((f"v{i}", {"label": _value_label(lay, node, show_data, show_grad),
+                                "shape": "plain"}))
+        if node._inputs:
+            where.append((f"o{i}", {"label": f"<{esc(op_text(node), 40)}>", **_OP_ATTRS}))
+            edge_list += [(f"v{j}", f"o{i}") for j in lay.inputs[i]]
+            edge_list.append((f"o{i}", f"v{i}"))
+
+    for name, attrs in top:
+        g.node(name, **attrs)
+    _add_clusters(g, bodies)
+    if lay.left_out:
+        g.node("more", label=f"<⋯ {count(lay.left_out)} more nodes<BR/>nearer the inputs>",
+               shape="box", style="dashed,rounded", color="#888888", fontcolor="#555555",
+               fontsize="10")
+        for i in lay.cut:
+            g.edge("more", f"o{i}", style="dashed", color="#888888")
+    for a, b in edge_list:
+        g.edge(a, b)
+    g.attr(label=_caption(lay, max_nodes))
+    return g
+
+
+def _value_label(lay: graph.Layout, node, show_data: bool, show_grad: bool) -> str:
+    """A value node as a one-row table: name, shape and dtype, data, grad, fan-out mark."""
+    kind = lay.kind(node)
+    fan = lay.fan_in(node)
+    cells = []
+    label = lay.name(node)
+    if label:
+        cells.append(f"<TD><B>{esc(label)}</B></TD>")
+    arr = _array(node.data)
+    if arr is not None:
+        shape = tuple(int(s) for s in arr.shape)
+        cells.append(f"<TD>{esc(shape)}<BR/>{esc(arr.dtype)}</TD>")
+    if show_data:
+        text = summary(arr) if arr is not None else esc(number(node.data))
+        cells.append(f"<TD>data {text}</TD>")
+    grad = getattr(node, "grad", None)
+    if show_grad and grad is not None:
+        garr = _array(grad) if arr is not None else None
+        text = summary(garr) if garr is not None else esc(number(_scalar(grad)))
+        cells.append(f"<TD>grad {text}</TD>")
+    if fan > 1:
+        cells.append(f'<TD BGCOLOR="{_FANOUT}">Σ×{fan}</TD>')
+    if not cells:
+        cells.append("<TD> </TD>")
+    border = "2" if kind == graph.OUTPUT else "0"
+    return (f'<<TABLE BORDER="{border}" CELLBORDER="1" CELLSPACING="0" '
+            f'CELLPADDING="4" BGCOLOR="{_FILL[kind]}"><TR>{"".join(cells)}</TR></TABLE>>')
+
+
+def _array(x):
+    """``x`` as something with a shape, or None: a Tensor's data or a grad array."""
+    if hasattr(x, "_inputs"):  # a Tensor (a gradient built with create_graph=True)
+        x = x.data
+    return x if hasattr(x, "shape") and hasattr(x, "dtype") else None
+
+
+def _scalar(x):
+    """A scalar gradient or value as a float (a Value gradient may itself be a Value)."""
+    if hasattr(x, "_inputs") and hasattr(x, "data"):
+        x = x.data
+    return x
+
+
+def _add_clusters(g, bodies: dict) -> None:
+    """One cluster per module prefix, nested under the longest prefix that also has
+    one; built deepest first so each is complete when added to its parent."""
+    if not bodies:
+        return
+    prefixes = sorted(bodies)
+    subs = {}
+    for n, prefix in enumerate(prefixes):
+        sub = graphviz.Digraph(name=f"cluster_{n}")
+        sub.attr(label=f"<{esc(prefix)}>", style="rounded,dashed", color="#9e86c8",
+                 fontcolor="#5b4a80", fontsize="10", labeljust="l")
+        for name, attrs in bodies[prefix]:
+            sub.node(name, **attrs)
+        subs[prefix] = sub
+
+    def parent(prefix: str):
+        parts = prefix.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            cand = ".".join(parts[:cut])
+            if cand in subs:
+                return cand
+        return None
+
+    for prefix in sorted(subs, key=lambda p: -p.count(".")):
+        up = parent(prefix)
+        (subs[up] if up is not None else g).subgraph(subs[prefix])
+
+
+def _caption(lay: graph.Layout, max_nodes) -> str:
+    """The statistics of the whole graph, what was left out, and a legend of the
+    styles that occur among the drawn nodes."""
+    rows = [
+        f"{count(lay.total)} nodes · {count(lay.edges)} edges · memoized backward: "
+        f"{count(lay.edges)} local derivatives (one per edge) · naive chain rule: "
+        f"{count(lay.paths)} paths"
+    ]
+    if lay.left_out:
+        rows.append(f"showing the {count(len(lay.nodes))} nodes nearest the output: "
+                    f"{count(lay.left_out)} of {count(lay.total)} nodes left out "
+                    f"(max_nodes={max_nodes})")
+    kinds = {lay.kind(n) for n in lay.nodes}
+    legend = [f'<FONT COLOR="{_KEY[graph.OUTPUT]}">■</FONT> output']
+    for kind in (graph.LEAF, graph.PARAMETER):
+        if kind in kinds:
+            legend.append(f'<FONT COLOR="{_KEY[kind]}">■</FONT> {kind}')
+    if any(lay.fan_in(n) > 1 for n in lay.nodes):
+        legend.append(f'<FONT COLOR="{_FANOUT_KEY}">Σ×k</FONT>: k gradients summed '
+                      "into the node's memo slot")
+    cells = "".join(f"<TR><TD>{html.escape(r)}</TD></TR>" for r in rows)
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0">{cells}'
+            f'<TR><TD>{"   ".join(legend)}</TD></TR></TABLE>>')
