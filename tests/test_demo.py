@@ -6,6 +6,7 @@ import importlib.util
 import json
 import shutil
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from tinygrad_memo import data, demo
+from tinygrad_memo.demo.moons import scalar_mlp_numpy
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
@@ -156,7 +158,7 @@ def test_scalar_mlp_numpy_forward_is_the_model():
     r = demo.train_moons(n=16, steps=2, seed=3)
     X = np.random.default_rng(0).normal(size=(12, 2))
     own = [r["model"]([float(a), float(b)]).data for a, b in X]
-    np.testing.assert_allclose(demo._scalar_mlp_numpy(r["model"], X), own, rtol=1e-12,
+    np.testing.assert_allclose(scalar_mlp_numpy(r["model"], X), own, rtol=1e-12,
                                atol=1e-12)
 
 
@@ -165,3 +167,22 @@ def test_train_moons_is_seeded():
     b = demo.train_moons(n=16, steps=3, seed=7)
     assert a["losses"] == b["losses"]
     assert a["losses"] != demo.train_moons(n=16, steps=3, seed=8)["losses"]
+
+
+def test_the_library_never_imports_the_demo():
+    """Every module of the package but the demo (and ``__main__``, which runs the CLI)
+    imports without pulling in the demo or its plotting and progress-bar libraries."""
+    code = (
+        "import importlib, pathlib, sys, tinygrad_memo\n"
+        "root = pathlib.Path(tinygrad_memo.__file__).parent\n"
+        "for f in sorted(root.rglob('*.py')):\n"
+        "    parts = ('tinygrad_memo',) + f.relative_to(root).with_suffix('').parts\n"
+        "    if 'demo' in parts or '__main__' in parts:\n"
+        "        continue\n"
+        "    importlib.import_module('.'.join(p for p in parts if p != '__init__'))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'tqdm')\n"
+        "             or m.startswith('tinygrad_memo.demo')))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

@@ -1,0 +1,49 @@
+"""Part 4 of the demo: Graphviz pictures of computation graphs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import data, nn, viz
+from ..nn import functional as F
+from ..random import manual_seed
+from ..tensor import Tensor
+from .progress import progress
+
+
+def _small_mlp(seed: int):
+    """A small Tensor MLP(2, [3, 2]) with its cross-entropy loss on 4 moons points, after
+    backward, drawn top to bottom with its layers as clusters."""
+    manual_seed(seed)
+    X, y = data.make_moons(4, noise=0.1, seed=seed)
+    model = nn.MLP(2, [3, 2])
+    x = Tensor(X, requires_grad=True)  # so the input shows in the picture, with its gradient
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    return viz.draw_dot(loss, module=model, names={"x": x, "loss": loss}, rankdir="TB")
+
+
+def part(ctx: dict) -> dict:
+    """micrograd's neuron (``neuron.png``) and a small Tensor MLP (``mlp.png``); skipped
+    with a one-line install hint when Graphviz's ``dot`` is missing."""
+    ctx["log"]("[4/4] Pictures of computation graphs (Graphviz): micrograd's neuron with its "
+               "gradients, and a small Tensor MLP")
+    out: Path = ctx["out"]
+    files = []
+    jobs = [
+        ("neuron.png", "micrograd's neuron o = tanh(x1 w1 + x2 w2 + b), with its gradients",
+         lambda: viz.draw_example("neuron")),
+        ("mlp.png", "a small Tensor MLP(2, [3, 2]) and its cross-entropy loss, clustered by layer",
+         lambda: _small_mlp(ctx["seed"])),
+    ]
+    for name, description, draw in progress(ctx, jobs, "graph pictures", total=len(jobs),
+                                            unit="picture"):
+        try:
+            files.append(Path(viz.save(draw(), out / name)))
+        except viz.GraphvizNotFoundError:
+            ctx["log"]("      skipped the graph pictures: Graphviz's `dot` is not installed "
+                       "(install it: `sudo apt-get install graphviz`, `brew install graphviz`, "
+                       "or `make dot` here)")
+            return {"graphs": None, "files": files}
+        ctx["descriptions"][name] = description
+    return {"graphs": [f.name for f in files], "files": files}
