@@ -33,6 +33,10 @@ local-derivative evaluation per edge, O(nodes + edges) in all.
 it yields each node with its slot, and whatever the consumer leaves in
 ``slot.grad`` is what flows on. :func:`backward` (delivery to ``.grad``),
 ``tm.grad`` (collection) and :func:`count_paths` are small consumers of it.
+Instruments that must see every pass whoever runs it (tensor hooks, checkpoint
+recomputation) install a *tap* in :data:`TAPS` while they have work to do: a
+pass then runs through ``tap(walk, pairs)``, which yields the same pairs and may
+act before each one is handed on. With no tap installed a pass costs nothing extra.
 
 ``naive_grad`` is the same chain rule *without* memoization: it walks every path
 from the output to the inputs. It is exponential on graphs with reuse, and it is
@@ -45,7 +49,7 @@ import itertools
 import operator
 from typing import NamedTuple
 
-__all__ = ["BackwardStats", "GRAPH_FREED", "Slot", "Walk", "backward", "count_paths",
+__all__ = ["BackwardStats", "GRAPH_FREED", "Slot", "TAPS", "Walk", "backward", "count_paths",
            "naive_grad", "next_seq", "topological_order", "walk"]
 
 GRAPH_FREED = (
@@ -141,6 +145,10 @@ class Slot:
 
 _new = object.__new__
 
+#: Installed taps: ``tap(walk, pairs) -> pairs``, each wrapping the ``(node, slot)``
+#: iterator of every pass (see the module docstring); read once per pass.
+TAPS: list = []
+
 
 class Walk:
     """The memoized reverse pass as an iterator of ``(node, slot)``, each node once,
@@ -169,6 +177,12 @@ class Walk:
         self.stats: BackwardStats | None = None
 
     def __iter__(self):
+        pairs = self._pairs()
+        for tap in TAPS:
+            pairs = tap(self, pairs)
+        return pairs
+
+    def _pairs(self):
         order = topological_order(self.roots)
         memo: dict = {}  # node -> Slot, keyed by identity
         i = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import engine, function
+from . import hooks as _hooks
 from . import random as _random
 from .function import Context
 from .grad_mode import STATE, enable_grad
@@ -52,7 +53,8 @@ class Tensor:
            [6., 8.]], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "_rg", "_inputs", "_ctx", "_retain", "_seq", "__weakref__")
+    __slots__ = ("data", "grad", "_rg", "_inputs", "_ctx", "_retain", "_seq", "_hooks",
+                 "__weakref__")  # (_hooks is set only by register_hook)
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -190,6 +192,20 @@ class Tensor:
         array([ 6., 12.], dtype=float32)
         """
         self._retain = True
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` in every backward pass when this tensor's gradient is
+        complete; an array it returns replaces the gradient from there on. Returns a
+        handle whose ``remove()`` unregisters it (see :mod:`tinygrad_memo.hooks`).
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 2)
+        >>> _ = (x * x).sum().backward()
+        >>> x.grad
+        array([4., 8.], dtype=float32)
+        >>> h.remove()
+        """
+        return _hooks.register_hook(self, hook)
 
     def __array__(self, dtype=None, copy=None):
         if dtype is not None and dtype != self.data.dtype:

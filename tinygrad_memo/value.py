@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from . import engine, function
+from . import hooks as _hooks
 from .function import Call
 from .grad_mode import STATE, enable_grad
 from .ops import ELEMENTWISE, Unary
@@ -72,7 +73,7 @@ class Value:
     """
 
     __slots__ = ("data", "grad", "label", "_fn", "_a", "_b", "_aux", "_left", "_seq", "_d0", "_d1",
-                 "__weakref__")
+                 "_hooks", "__weakref__")  # (_hooks is set only by register_hook)
 
     # The inputs are kept in two slots rather than a tuple: one tracked object per
     # node instead of two halves the work of Python's cyclic garbage collector
@@ -139,6 +140,18 @@ class Value:
         (True, False)
         """
         return self._d0 is not False
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` in every backward pass when this Value's gradient is
+        complete; a number it returns replaces the gradient from there on. Returns a
+        handle whose ``remove()`` unregisters it (see :mod:`tinygrad_memo.hooks`).
+
+        >>> x = Value(3.0); y = x * x
+        >>> h = y.register_hook(lambda g: g * 2)
+        >>> _ = y.backward(); x.grad
+        12.0
+        """
+        return _hooks.register_hook(self, hook)
 
     # -- arithmetic: the dunder methods are made from the registry ops below ----------
     def __pos__(self):

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..hooks import ModuleHooks
 from ..tensor import Tensor
 from ..value import Value
 
@@ -111,8 +112,54 @@ class Module:
         """
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
+    _module_hooks = None  # a ModuleHooks, made by the first forward (pre-)hook
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        hooks = self._module_hooks
+        if hooks is None:
+            return self.forward(*args, **kwargs)
+        return hooks.call(self, args, kwargs)
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """Call ``hook(module, args)`` before each ``forward``, as PyTorch does: it may
+        return the new positional arguments (a tuple, or one value that gets wrapped).
+        With ``with_kwargs=True`` it is ``hook(module, args, kwargs)`` and may return
+        ``(new_args, new_kwargs)``. ``prepend`` runs it before the hooks already there.
+        Returns a handle with ``remove()``.
+
+        >>> from tinygrad_memo import nn, Tensor
+        >>> relu = nn.ReLU()
+        >>> h = relu.register_forward_pre_hook(lambda m, args: -args[0])
+        >>> relu(Tensor([1.0, -2.0])).numpy()
+        array([0., 2.], dtype=float32)
+        >>> h.remove()
+        """
+        hooks = self._hooks()
+        return hooks.add(hooks.pre, hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """Call ``hook(module, args, output)`` after each ``forward``, as PyTorch does: a
+        value it returns replaces the output. With ``with_kwargs=True`` it is
+        ``hook(module, args, kwargs, output)``; ``always_call=True`` calls it (with
+        ``output=None``) even when ``forward`` raises. Returns a handle with ``remove()``.
+
+        >>> from tinygrad_memo import nn, Tensor
+        >>> shapes = []
+        >>> mlp = nn.MLP(2, [3, 1])
+        >>> hs = [m.register_forward_hook(lambda m, a, out: shapes.append(out.shape))
+        ...       for m in mlp.layers]
+        >>> _ = mlp(Tensor([[1.0, 2.0]])); shapes
+        [(1, 3), (1, 1)]
+        """
+        hooks = self._hooks()
+        return hooks.add(hooks.post, hook, prepend, with_kwargs, always_call)
+
+    def _hooks(self) -> ModuleHooks:
+        hooks = self._module_hooks
+        if hooks is None:
+            hooks = self._module_hooks = ModuleHooks()
+        return hooks
 
     # -- discovery -------------------------------------------------------------------
     def _members(self):
