@@ -14,6 +14,7 @@ from .autograd import grad
 from .function import Function
 from .grad_mode import is_grad_enabled, no_grad
 from .random import manual_seed
+from .report import saved_tensors_report
 from .serialization import load, save
 from .tensor import Tensor
 from .value import Value
@@ -87,5 +88,6 @@ def _tensors(ts, op):
 
 
 __all__ = ["Function", "Tensor", "Value", "concatenate", "grad", "is_grad_enabled", "load",
-           "manual_seed", "maximum", "minimum", "no_grad", "save", "stack", "viz", "where"]
+           "manual_seed", "maximum", "minimum", "no_grad", "save", "saved_tensors_report", "stack",
+           "viz", "where"]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The command line: ``python -m tinygrad_memo`` (or ``tinygrad-memo``) ``demo|memo|viz|bench``.
+"""The command line: ``python -m tinygrad_memo`` (or ``tinygrad-memo``) ``demo|memo|viz|bench|saved``.
 
 Every subcommand has ``--help``; flags mean the same everywhere (``--out`` is
 where outputs go, ``--seed`` seeds the random generators, ``--quiet`` prints
@@ -21,6 +21,8 @@ __all__ = ["BENCHMARKS", "build_parser", "main"]
 PROG = "tinygrad-memo"
 #: The benchmark scripts ``bench`` runs, by name, relative to benchmarks/.
 BENCHMARKS = {"scalar": "scalar_mlp.py", "tensor": "tensor_mlp.py"}
+#: The models ``saved`` reports on: the benchmarks' (scalar_mlp.py; tensor_mlp.py's sizes).
+SAVED_MODELS = ("scalar", "small", "large", "deep")
 
 
 def _int_at_least(minimum: int):
@@ -55,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the CLI (its subcommands: demo, memo, viz, bench).
+    """The argument parser of the CLI (its subcommands: demo, memo, viz, bench, saved).
 
     >>> args = build_parser().parse_args(["memo", "--depth", "6"])
     >>> args.command, args.depth, args.width
@@ -65,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _Parser(prog=PROG, description="tinygrad_memo: backprop = chain rule + memoization.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{demo,memo,viz,bench}",
+    sub = p.add_subparsers(dest="command", metavar="{demo,memo,viz,bench,saved}",
                            parser_class=_Parser)
     sub.required = True
 
@@ -112,6 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random seed, passed to the scripts that take --seed")
     b.add_argument("--quiet", action="store_true", help="print the benchmarks' output only")
     b.set_defaults(func=_cmd_bench)
+
+    s = sub.add_parser("saved", help="what the memo holds: arrays saved for backward, per op",
+                       description="Build one forward pass of a benchmark model and print "
+                                   "tm.saved_tensors_report of its loss: the arrays each op "
+                                   "keeps for backward, summed per op, then node by node.")
+    s.add_argument("--model", choices=SAVED_MODELS, default="small",
+                   help="scalar: benchmarks/scalar_mlp.py; small, large, deep: the sizes of "
+                        "benchmarks/tensor_mlp.py (default: small)")
+    s.add_argument("--rows", type=_int_at_least(0), default=12, metavar="N",
+                   help="saved arrays to list one by one (default: 12)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the weights and data (default: 0)")
+    s.add_argument("--quiet", action="store_true", help="print the report only")
+    s.set_defaults(func=_cmd_saved)
     return p
 
 
@@ -177,6 +192,57 @@ def _cmd_bench(args) -> int:
                   file=sys.stderr)
             status = 1
     return status
+
+
+def _load_benchmark(name: str):
+    """A script of benchmarks/ imported as a module (its models are what ``saved`` reports)."""
+    import importlib.util
+
+    path = _benchmarks_dir() / name
+    if not path.is_file():
+        raise RuntimeError(f"{path} not found (saved needs a checkout with benchmarks/)")
+    spec = importlib.util.spec_from_file_location(f"_bench_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _saved_model_loss(name: str, seed: int):
+    """(description, loss of one forward pass) of a benchmark model."""
+    if name == "scalar":
+        bench = _load_benchmark("scalar_mlp.py")
+        X, y = bench.moons(bench.N_POINTS, seed=seed)
+        model = bench.TmMLP(bench.init_weights(seed))
+        return (f"scalar MLP{list(bench.SIZES)} on {len(X)} points (benchmarks/scalar_mlp.py)",
+                bench.tm_loss(model, X, y))
+    import tinygrad_memo as tm
+    from tinygrad_memo.nn import functional as F
+
+    bench = _load_benchmark("tensor_mlp.py")
+    size = bench.SIZES[name]
+    ws, bs, x, y = bench.make_problem(size["dims"], size["batch"], seed)
+    model = bench.MemoMLP(ws, bs, size["act"])
+    dims = size["dims"]
+    shape = f"{dims[0]}-{dims[1]}x{len(dims) - 2}-{dims[-1]}" if len(dims) > 4 else "-".join(
+        map(str, dims))
+    return (f"{name}: Tensor MLP {shape}, {size['act']}, batch {size['batch']}, cross-entropy "
+            "(benchmarks/tensor_mlp.py)", F.cross_entropy(model.model(tm.Tensor(x)), y))
+
+
+def _cmd_saved(args) -> int:
+    from .report import format_bytes, saved_tensors_report
+
+    title, loss = _saved_model_loss(args.model, args.seed)
+    report = saved_tensors_report(loss)
+    _say(args, f"What the memo holds after one forward pass of the {title}:")
+    print(report.table(limit=0))
+    width = max([len(op) for op in report.by_op()] + [2])
+    print(f" {'op'.ljust(width)}  nodes  arrays  bytes (each buffer once)")
+    for op, s in report.by_op().items():
+        print(f" {op.ljust(width)}  {s.nodes:5d}  {s.arrays:6d}  {format_bytes(s.nbytes)}")
+    if args.rows:
+        print("\n".join(report.table(limit=args.rows).splitlines()[1:]))
+    return 0
 
 
 def main(argv=None) -> int:
