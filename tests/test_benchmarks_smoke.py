@@ -10,11 +10,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_scalar_mlp_quick():
+def _quick(script: str, timeout: float):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scalar_mlp.py"), "--quick"],
-                       capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--quick"],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_scalar_mlp_quick():
+    r = _quick("scalar_mlp.py", 120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "tinygrad_memo" in r.stdout and "plain floats" in r.stdout
     try:
@@ -23,3 +27,15 @@ def test_scalar_mlp_quick():
         return
     assert "gradients agree" in r.stdout
     assert "micrograd / tinygrad_memo" in r.stdout
+
+
+def test_conv_quick():
+    r = _quick("conv.py", 300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [line.split()[0:3] for line in r.stdout.splitlines() if line.startswith(("conv ", "digits"))]
+    assert [" ".join(row) for row in rows] == ["conv 1->8 28x28", "conv 8->16 28x28", "digits CNN step"]
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return
+    assert "agree with PyTorch" in r.stdout

@@ -194,6 +194,10 @@ PUBLIC_NAMES = [
     "tinygrad_memo.nn.functional", "tinygrad_memo.nn.functional.mse_loss",
     "tinygrad_memo.nn.functional.cross_entropy",
     "tinygrad_memo.nn.functional.binary_cross_entropy_with_logits",
+    "tinygrad_memo.nn.functional.conv2d", "tinygrad_memo.nn.functional.conv_transpose2d",
+    "tinygrad_memo.nn.functional.max_pool2d", "tinygrad_memo.nn.functional.avg_pool2d",
+    "tinygrad_memo.nn.functional.pad", "tinygrad_memo.nn.Conv2d", "tinygrad_memo.nn.ConvTranspose2d",
+    "tinygrad_memo.nn.MaxPool2d", "tinygrad_memo.nn.AvgPool2d", "tinygrad_memo.nn.Flatten",
     "tinygrad_memo.nn.scalar", "tinygrad_memo.nn.scalar.Neuron", "tinygrad_memo.nn.scalar.Layer",
     "tinygrad_memo.nn.scalar.MLP",
     # optim

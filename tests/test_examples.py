@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SCRIPTS = ["moons_micrograd.py", "custom_layer.py", "digits_classifier.py", "save_load.py"]
+SCRIPTS = ["moons_micrograd.py", "custom_layer.py", "digits_classifier.py", "save_load.py",
+           "cnn_digits.py"]
 
 
 def _load(name: str):
@@ -141,6 +142,37 @@ def test_digits_classifier_digits(capsys):
     out = capsys.readouterr().out
     assert "8x8 digits: 1438 training and 359 test images" in out
     assert _percent("test accuracy", out) > 85.0
+
+
+def test_cnn_digits(tmp_path, capsys):
+    pytest.importorskip("sklearn", reason="the 8x8 digits come with scikit-learn")
+    mod = _load("cnn_digits.py")
+    assert mod.main(["--epochs", "3", "--limit", "400", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "8x8 digits: 400 training and 359 test images" in out
+    assert "Conv2d(1, 16, kernel_size=(3, 3)" in out and "MaxPool2d" in out
+    assert len(re.findall(r"epoch\s+\d+ ", out)) == 3
+    assert _percent("test accuracy", out) > 40.0  # chance is 10%
+    if importlib.util.find_spec("matplotlib") is not None:
+        png = tmp_path / "cnn_digits_curves.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cnn_digits_model_is_pytorch_s_too():
+    """make_cnn builds the same model from torch.nn: same state dict names and shapes,
+    and the same logits given the same weights."""
+    torch = pytest.importorskip("torch")
+    import tinygrad_memo as tm
+    from tinygrad_memo import nn
+
+    mod = _load("cnn_digits.py")
+    ours, theirs = mod.make_cnn(nn), mod.make_cnn(torch.nn)
+    state = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in state.items()}
+    ours.load_state_dict(state)
+    x = np.random.default_rng(0).uniform(0, 1, (5, 1, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(ours(tm.Tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_save_load(tmp_path, capsys):

@@ -20,7 +20,7 @@ __all__ = ["BENCHMARKS", "build_parser", "main"]
 
 PROG = "tinygrad-memo"
 #: The benchmark scripts ``bench`` runs, by name, relative to benchmarks/.
-BENCHMARKS = {"scalar": "scalar_mlp.py", "tensor": "tensor_mlp.py"}
+BENCHMARKS = {"scalar": "scalar_mlp.py", "tensor": "tensor_mlp.py", "conv": "conv.py"}
 #: The models ``saved`` reports on: the benchmarks' (scalar_mlp.py; tensor_mlp.py's sizes).
 SAVED_MODELS = ("scalar", "small", "large", "deep")
 
@@ -106,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="run the benchmarks in benchmarks/ and print their tables",
                        description="Run the benchmark scripts (benchmarks/scalar_mlp.py, "
-                                   "benchmarks/tensor_mlp.py) with this Python.")
-    b.add_argument("--which", choices=("scalar", "tensor", "all"), default="all",
+                                   "benchmarks/tensor_mlp.py, benchmarks/conv.py) with this Python.")
+    b.add_argument("--which", choices=(*BENCHMARKS, "all"), default="all",
                    help="which benchmark to run (default: all)")
     b.add_argument("--quick", action="store_true", help="a short run (a smoke test)")
     b.add_argument("--seed", type=int, default=None,
@@ -168,7 +168,7 @@ def _benchmarks_dir() -> Path:
 
 
 def _cmd_bench(args) -> int:
-    names = ["scalar", "tensor"] if args.which == "all" else [args.which]
+    names = list(BENCHMARKS) if args.which == "all" else [args.which]
     bdir = _benchmarks_dir()
     status = 0
     for name in names:

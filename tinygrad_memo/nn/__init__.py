@@ -4,6 +4,8 @@
   (``layers.0.weight``), ``state_dict()``/``load_state_dict()``, ``train()``/``eval()``.
 - Tensor layers: :class:`Linear`, :class:`MLP`, :class:`Sequential`, :class:`ReLU`,
   :class:`Tanh`, :class:`Sigmoid`, :class:`GELU`, :class:`Dropout`, :class:`LayerNorm`.
+- Image layers (:mod:`~tinygrad_memo.nn.conv`): :class:`Conv2d`, :class:`ConvTranspose2d`,
+  :class:`MaxPool2d`, :class:`AvgPool2d`, :class:`Flatten`.
 - :mod:`~tinygrad_memo.nn.functional` (``F``): activations and losses with
   PyTorch's reductions; :mod:`~tinygrad_memo.nn.init`: in-place initialisers.
 - :mod:`~tinygrad_memo.nn.scalar`: ``Neuron``, ``Layer``, ``MLP`` on Values.
@@ -22,10 +24,12 @@
 """
 
 from . import functional, init, scalar
+from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d
 from .layers import GELU, MLP, Dropout, LayerNorm, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .module import IncompatibleKeys, Module, Parameter
 
 __all__ = [
+    "AvgPool2d", "Conv2d", "ConvTranspose2d", "Flatten", "MaxPool2d",
     "GELU", "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "scalar",
 ]

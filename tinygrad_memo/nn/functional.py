@@ -29,8 +29,10 @@ from .. import random as _random
 from ..ops import CrossEntropy, Linear, Maximum, Where
 from ..tensor import Tensor
 from ..value import Value
+from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, pad
 
 __all__ = [
+    "avg_pool2d", "conv2d", "conv_transpose2d", "max_pool2d", "pad",  # from nn.conv
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
     "gelu", "hinge_loss", "l1_loss", "layer_norm", "linear", "log_softmax", "mse_loss",
     "nll_loss", "relu", "sigmoid", "softmax", "tanh",

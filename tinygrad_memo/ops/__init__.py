@@ -5,13 +5,15 @@ sigmoid relu sin cos (each also with its float forward, for the Value engine), w
 ``reduce``: sum mean max min softmax log_softmax; ``shape``: reshape transpose expand
 getitem index_add concatenate stack clone (and ``sum_to``, the one place where
 broadcasting is undone); ``linalg``: matmul, linear (x @ W.T + b as one op);
-``loss``: fused cross-entropy.
+``loss``: fused cross-entropy; ``conv``: conv2d, conv_transpose2d, conv2d_weight (each the
+others' derivative); ``pool``: max_pool2d, avg_pool2d, window_sum, window_scatter; ``pad``.
 
 :data:`REGISTRY` maps each op's name to its class; :data:`UFUNCS` maps the numpy
 ufuncs that have an op to it (``np.tanh`` -> ``Tanh``).
 """
 
 from ..function import REGISTRY
+from .conv import Conv2d, Conv2dWeight, ConvTranspose2d
 from .elementwise import (
     ELEMENTWISE,
     Abs,
@@ -40,6 +42,8 @@ from .elementwise import (
 )
 from .linalg import Linear, MatMul
 from .loss import CrossEntropy
+from .pad import Pad
+from .pool import AvgPool2d, MaxPool2d, WindowScatter, WindowSum
 from .reduce import LogSoftmax, Max, Mean, Min, Softmax, Sum
 from .shape import Clone, Concatenate, Expand, GetItem, IndexAdd, Reshape, Stack, Transpose, sum_to
 
@@ -48,6 +52,8 @@ UFUNCS = {op.ufunc: op for op in REGISTRY.values() if getattr(op, "ufunc", None)
 
 __all__ = [
     "ELEMENTWISE", "REGISTRY", "UFUNCS",
+    "AvgPool2d", "Conv2d", "Conv2dWeight", "ConvTranspose2d", "MaxPool2d", "Pad", "WindowScatter",
+    "WindowSum",
     "Abs", "Add", "Binary", "Clone", "Concatenate", "Cos", "CrossEntropy", "Div", "Elementwise",
     "Exp", "Expand", "GetItem", "IndexAdd", "Linear", "Log", "Log1p", "LogSoftmax", "MatMul", "Max",
     "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pow", "Relu", "Reshape", "Sigmoid", "Sin",
