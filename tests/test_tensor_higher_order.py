@@ -188,7 +188,7 @@ def test_transpose_second_order(shape, how):
     np.testing.assert_allclose(h, th.numpy(), rtol=1e-10)
 
 
-def test_numpy_function_cutting_the_graph_is_refused_under_create_graph():
+def test_numpy_functions_in_a_rule_record_the_op_or_are_refused_under_create_graph():
     class Square(tm.Function):
         @staticmethod
         def forward(ctx, x):
@@ -198,13 +198,22 @@ def test_numpy_function_cutting_the_graph_is_refused_under_create_graph():
         @staticmethod
         def backward(ctx, g):
             (x,) = ctx.saved_tensors
-            return np.where(True, 2 * g * x, 0)  # not a ufunc: would drop the graph
+            return np.where(True, 2 * g * x, 0)  # np.where has a registry op: recorded
+
+    class Clipped(Square):
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return np.nan_to_num(2 * g * x)  # no registry op: it would drop the graph
 
     x = tm.Tensor([1.0, 2.0], requires_grad=True, dtype=np.float64)
     Square.apply(x).sum().backward()  # first order: plain numpy, fine
     np.testing.assert_array_equal(x.grad, [2.0, 4.0])
-    with pytest.raises(TypeError, match="numpy.where.*create_graph"):
-        tm.grad(Square.apply(x).sum(), x, create_graph=True)
+    (g,) = tm.grad(Square.apply(x).sum(), x, create_graph=True)
+    assert g.grad_fn is not None  # the graph runs through np.where
+    np.testing.assert_array_equal(tm.grad(g.sum(), x)[0], [2.0, 2.0])
+    with pytest.raises(TypeError, match="numpy.nan_to_num.*cut the graph"):
+        tm.grad(Clipped.apply(x).sum(), x, create_graph=True)
     # outside a differentiable backward, numpy functions simply see arrays
     assert np.allclose(x, [1.0, 2.0])
 

@@ -71,7 +71,7 @@ class Context:
     """
 
     __slots__ = ("fn", "call_args", "call_kwargs", "saved_tensors", "needs_input_grad",
-                 "released", "__dict__")
+                 "released", "versions", "clock", "out_version", "__dict__")
 
     def __init__(self, fn=None, args: tuple = (), kwargs: dict | None = None):
         self.fn = fn
@@ -80,6 +80,9 @@ class Context:
         self.saved_tensors: tuple = ()
         self.needs_input_grad: tuple = ()
         self.released = False
+        self.versions = None  # (arg index, version) of the tensor args that had been written
+        self.clock = 0  # the in-place write count when the op ran
+        self.out_version = 0
 
     def save_for_backward(self, *arrays) -> None:
         """Keep these arrays (inputs, the output, or others) for ``backward``."""

@@ -251,7 +251,8 @@ class _Check:
         # tm.grad is asked about each object once (the same input may be passed twice)
         first = {}
         self.unique = [first.setdefault(id(x), x) for x in self.xs if id(x) not in first]
-        self.where = [self.unique.index(first[id(x)]) for x in self.xs]
+        pos = {id(u): k for k, u in enumerate(self.unique)}  # by identity (Tensor == is elementwise)
+        self.where = [pos[id(x)] for x in self.xs]
         self.in_name = in_name or (lambda i: f"input {i}")
         self.out_name = out_name or (lambda j: f"output {j}")
 

@@ -32,6 +32,7 @@ import numbers
 
 import numpy as np
 
+from .inplace import bump
 from .tensor import Tensor
 from .value import Value
 
@@ -134,6 +135,7 @@ class Optimizer:
                     f"grad has shape {g.shape}"
                 )
             yield i, t.data, g
+            bump(t)  # written in place: ops that saved it before now refuse to backward
         if self._values:
             vals = self._values
             p = np.fromiter((v.data for v in vals), dtype=np.float64, count=len(vals))

@@ -17,7 +17,9 @@ from . import hooks as _hooks
 from . import random as _random
 from .function import Context
 from .grad_mode import STATE, enable_grad
-from .ops import ELEMENTWISE, UFUNCS, Unary
+from .inplace import CLOCK, InPlace, check_saved_versions, share_counter
+from .numpy_interop import NumpyInterop
+from .ops import ELEMENTWISE, Unary
 from .ops import elementwise as _ew
 from .ops import linalg as _linalg
 from .ops import reduce as _reduce
@@ -38,7 +40,7 @@ def _default_dtype(data) -> np.dtype | None:
     return np.float32 if np.asarray(data).dtype.kind == "f" else None
 
 
-class Tensor:
+class Tensor(InPlace, NumpyInterop):
     """An n-dimensional array that records how it was computed.
 
     ``dtype`` defaults to float32 for Python numbers and lists (numpy arrays keep
@@ -53,9 +55,8 @@ class Tensor:
            [6., 8.]], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "_rg", "_inputs", "_ctx", "_retain", "_seq", "_hooks",
+    __slots__ = ("data", "_grad", "_rg", "_inputs", "_ctx", "_retain", "_seq", "_vc", "_hooks",
                  "__weakref__")  # (_hooks is set only by register_hook)
-    __array_priority__ = 1000
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
@@ -69,12 +70,13 @@ class Tensor:
         if arr.dtype.kind not in "fiub":
             raise TypeError(f"Tensor(): unsupported dtype {arr.dtype} (numbers and booleans only)")
         self.data = arr
-        self.grad = None
+        self._grad = None
         self._rg = False
         self._inputs = ()
         self._ctx = None
         self._retain = False
         self._seq = _next_seq()
+        self._vc = None
         if requires_grad:
             self.requires_grad = True
 
@@ -82,12 +84,13 @@ class Tensor:
     def _make(cls, data: np.ndarray, rg: bool) -> Tensor:
         t = _new(cls)
         t.data = data
-        t.grad = None
+        t._grad = None
         t._rg = rg
         t._inputs = ()
         t._ctx = None
         t._retain = False
         t._seq = _next_seq()
+        t._vc = None
         return t
 
     # -- attributes ------------------------------------------------------------------
@@ -111,6 +114,36 @@ class Tensor:
         if not value and self._inputs:
             raise RuntimeError("Tensor: requires_grad can only be turned off on a leaf; use detach()")
         self._rg = bool(value)
+
+    @property
+    def grad(self):
+        """The accumulated gradient (an array; a Tensor after ``create_graph``), or None.
+
+        Assigning checks the shape: a gradient of another shape is refused, never
+        broadcast.
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> x.grad = [0.5, 0.5]; x.grad
+        array([0.5, 0.5], dtype=float32)
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                value = np.asarray(value)
+                if value.dtype.kind != "f":
+                    raise TypeError(f"grad: assigned a gradient of dtype {value.dtype}; it must "
+                                    "be floating point")
+                if value.dtype != self.data.dtype:
+                    value = value.astype(self.data.dtype)
+            if value.shape != self.data.shape:
+                raise RuntimeError(
+                    f"grad: assigned a gradient of shape {tuple(value.shape)} to a tensor of "
+                    f"shape {self.data.shape}"
+                )
+        self._grad = value
 
     @property
     def shape(self) -> tuple:
@@ -179,7 +212,9 @@ class Tensor:
         >>> (x * 2).detach().requires_grad
         False
         """
-        return Tensor._make(self.data, False)
+        t = Tensor._make(self.data, False)
+        share_counter(t, self)  # the same memory: one version counter
+        return t
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this interior tensor after backward (leaves always keep it).
@@ -191,6 +226,9 @@ class Tensor:
         >>> h.grad
         array([ 6., 12.], dtype=float32)
         """
+        if not self._rg:
+            raise RuntimeError("retain_grad: this tensor does not require grad (it has no "
+                               "gradient to keep)")
         self._retain = True
 
     def register_hook(self, hook):
@@ -338,44 +376,61 @@ class Tensor:
     def __pos__(self):
         return self
 
-    # comparisons give boolean tensors (no gradient), as in numpy
+    # comparisons give boolean tensors (no gradient), as in numpy; a Tensor still hashes
+    # by identity, so graphs and dicts keyed by node work (find nodes with `is`, never ==)
+    def __eq__(self, other):
+        return _compare(np.equal, self, other, "==")
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, self, other, "!=")
+
     def __lt__(self, other):
-        return Tensor._make(self.data < _data(other), False)
+        return _compare(np.less, self, other, "<")
 
     def __le__(self, other):
-        return Tensor._make(self.data <= _data(other), False)
+        return _compare(np.less_equal, self, other, "<=")
 
     def __gt__(self, other):
-        return Tensor._make(self.data > _data(other), False)
+        return _compare(np.greater, self, other, ">")
 
     def __ge__(self, other):
-        return Tensor._make(self.data >= _data(other), False)
+        return _compare(np.greater_equal, self, other, ">=")
 
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """numpy ufuncs on Tensors: those with a registry op become that op (so a
-        derivative rule written with ``np.exp`` etc. also records a graph), the
-        others (comparisons, ``np.sign``...) give plain arrays."""
-        if method != "__call__" or "out" in kwargs:
-            return NotImplemented
-        op = UFUNCS.get(ufunc)
-        if op is None:
-            return ufunc(*(_data(x) for x in inputs), **kwargs)
-        if kwargs:
-            return NotImplemented
-        return op.apply(*inputs)
+    __hash__ = object.__hash__
 
-    def __array_function__(self, func, types, args, kwargs):
-        """Other numpy functions see plain arrays. Inside a ``create_graph`` backward
-        that would silently cut the graph, so there a Tensor that requires grad is
-        refused with a clear error instead."""
-        if STATE.graph_backward and _any_requires_grad((args, kwargs)):
-            raise TypeError(
-                f"numpy.{func.__name__} was given a Tensor that requires grad inside a "
-                "create_graph backward; it would cut the graph (a wrong higher derivative). "
-                "Write the derivative rule with operators, Tensor methods and numpy ufuncs "
-                "(np.exp, np.log, ...), or multiply by a constant mask instead of np.where"
+    def __bool__(self) -> bool:
+        return bool(self._one("bool"))
+
+    def __float__(self) -> float:
+        return float(self._one("float"))
+
+    def __int__(self) -> int:
+        return int(self._one("int"))
+
+    def _one(self, what: str):
+        d = self.data
+        if d.size != 1:
+            raise ValueError(
+                f"{what}(): the truth value or number of a Tensor with {d.size} elements (shape "
+                f"{d.shape}) is ambiguous; use .any(), .all() or .item() on one element"
             )
-        return func(*_unwrap(args), **_unwrap(kwargs))
+        return d.reshape(-1)[0]
+
+    def any(self, axis=None, keepdims=False) -> Tensor:
+        """Whether any element is true (non-zero), as a boolean tensor (no gradient).
+
+        >>> bool(Tensor([0.0, 2.0]).any())
+        True
+        """
+        return Tensor._make(np.asarray(np.any(self.data, axis=axis, keepdims=keepdims)), False)
+
+    def all(self, axis=None, keepdims=False) -> Tensor:
+        """Whether every element is true (non-zero), as a boolean tensor (no gradient).
+
+        >>> bool(Tensor([0.0, 2.0]).all())
+        False
+        """
+        return Tensor._make(np.asarray(np.all(self.data, axis=axis, keepdims=keepdims)), False)
 
     def maximum(self, other):
         """Elementwise maximum (also ``tm.maximum``); ties share the gradient equally.
@@ -543,6 +598,8 @@ class Tensor:
         datas = []
         need = []
         inputs = []
+        vers = None
+        i = 0
         for a in args:
             if type(a) is Tensor or isinstance(a, Tensor):
                 datas.append(a.data)
@@ -550,11 +607,27 @@ class Tensor:
                 need.append(r)
                 if r:
                     inputs.append(a)
+                vc = a._vc
+                if vc is not None:  # written in place before: remember at which version
+                    if vers is None:
+                        vers = []
+                    vers.append((i, vc[0]))
             else:
+                t = type(a)
+                if t is not float and t is not int and a is not None:
+                    a = _constant(fn, a)  # numpy scalars become Python numbers; bad kinds refused
                 datas.append(a)
                 need.append(False)
+            i += 1
+        for v in kwargs.values():
+            if isinstance(v, Tensor):
+                raise TypeError(f"{function._name(fn)}.apply: pass tensors positionally (a "
+                                "Tensor given as a keyword argument is not an input of the op)")
         if inputs and STATE.enabled:
             ctx.needs_input_grad = tuple(need)
+            ctx.versions = vers
+            ctx.clock = CLOCK[0]
+            ctx.out_version = 0
             raw = fn.forward(ctx, *datas, **kwargs)
             out = _as_array(raw, fn)
             if out is not raw:  # a saved output must be the node's own array (create_graph)
@@ -570,15 +643,22 @@ class Tensor:
             ctx.released = False
             node = _new(Tensor)
             node.data = out
-            node.grad = None
+            node._grad = None
             node._rg = True
             node._inputs = tuple(inputs)
             node._ctx = ctx
             node._retain = False
             node._seq = _next_seq()
+            node._vc = None
+            if out.base is not None:  # a view of an input: one version counter
+                _share_with_base(node, args)
+                ctx.out_version = node._version
             return node
         ctx.needs_input_grad = (False,) * len(args)
-        return Tensor._make(_as_array(fn.forward(ctx, *datas, **kwargs), fn), False)
+        node = Tensor._make(_as_array(fn.forward(ctx, *datas, **kwargs), fn), False)
+        if node.data.base is not None:
+            _share_with_base(node, args)
+        return node
 
     # engine protocol ---------------------------------------------------------------------------
     def _seed(self, g, create_graph, op="backward", arg="grad"):
@@ -607,6 +687,8 @@ class Tensor:
         ctx = self._ctx
         if ctx.released:
             raise RuntimeError(f"{ctx.name}: {engine.GRAPH_FREED}")
+        if ctx.clock != CLOCK[0]:  # something was written in place since the op ran
+            check_saved_versions(self, ctx)
         fn = ctx.fn
         if create_graph:
             saved = ctx.saved_tensors
@@ -684,14 +766,15 @@ class Tensor:
 
     def _receive(self, g, create_graph):
         if self._inputs:  # interior: kept only after retain_grad()
-            self.grad = _own(g, create_graph)
+            self._grad = _own(g, create_graph)
             return
-        if self.grad is None:
-            self.grad = _own(g, create_graph)
-        elif create_graph or isinstance(self.grad, Tensor) or isinstance(g, Tensor):
-            self.grad = self.grad + g
+        old = self._grad
+        if old is None:
+            self._grad = _own(g, create_graph)
+        elif create_graph or isinstance(old, Tensor) or isinstance(g, Tensor):
+            self._grad = old + g
         else:
-            self.grad += g
+            old += g  # the leaf's own gradient array (its shape was checked when assigned)
 
     def _gradient(self, g, create_graph, repeated):
         """``tm.grad``'s result for this input: zeros where no path led, never an array
@@ -713,6 +796,50 @@ class Tensor:
     @staticmethod
     def _where(cond, a, b):
         return _ew.Where.apply(_data(cond), a, b)
+
+
+def _share_with_base(node, args) -> None:
+    """``node``'s data is a view: if it is a view of an input's data, share its counter."""
+    base = node.data.base
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a.data
+            if base is d or base is d.base and base is not None:
+                share_counter(node, a)
+                return
+
+
+def _constant(fn, a):
+    """A non-tensor argument of an op, checked: a numpy scalar becomes the Python number
+    (which never changes a tensor's dtype, as in PyTorch); complex numbers, non-numeric
+    arrays and nodes of another kind (a Value) are refused, naming the op."""
+    if isinstance(a, np.generic):
+        if a.dtype.kind in "biuf":
+            return a.item()
+        raise TypeError(f"{function._name(fn)}: unsupported operand {a!r} of dtype {a.dtype}")
+    if isinstance(a, np.ndarray):
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{function._name(fn)}: unsupported operand: an array of dtype "
+                            f"{a.dtype} (tensors hold numbers and booleans)")
+        return a
+    if isinstance(a, complex) or hasattr(a, "_vjp"):
+        raise TypeError(f"{function._name(fn)}: unsupported operand of type {type(a).__name__}"
+                        f" with a Tensor: {a!r}")
+    return a
+
+
+def _compare(ufunc, t, other, op: str) -> Tensor:
+    if isinstance(other, Tensor):
+        other = other.data
+    elif not isinstance(other, np.ndarray | np.generic | int | float | bool | list | tuple):
+        if not hasattr(other, "_vjp"):
+            return NotImplemented
+        raise TypeError(f"Tensor {op}: cannot compare a Tensor with a {type(other).__name__}")
+    try:
+        return Tensor._make(np.asarray(ufunc(t.data, other)), False)
+    except ValueError:
+        raise ValueError(f"Tensor {op}: shapes {t.shape} and {np.shape(other)} cannot be "
+                         "broadcast together") from None
 
 
 def _check_seed(out, g, op, arg):
@@ -742,27 +869,6 @@ def _as_array(out, fn) -> np.ndarray:
 
 def _data(x):
     return x.data if isinstance(x, Tensor) else x
-
-
-def _unwrap(x):
-    """Tensors (also inside lists, tuples and dicts) replaced by their arrays."""
-    if isinstance(x, Tensor):
-        return x.data
-    if isinstance(x, list | tuple):
-        return type(x)(_unwrap(i) for i in x)
-    if isinstance(x, dict):
-        return {k: _unwrap(v) for k, v in x.items()}
-    return x
-
-
-def _any_requires_grad(x) -> bool:
-    if isinstance(x, Tensor):
-        return x._rg
-    if isinstance(x, list | tuple):
-        return any(_any_requires_grad(i) for i in x)
-    if isinstance(x, dict):
-        return any(_any_requires_grad(v) for v in x.values())
-    return False
 
 
 def _shape(shape: tuple) -> tuple:

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from .. import random as _random
+from ..inplace import bump
 
 __all__ = [
     "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
@@ -48,6 +49,8 @@ def _gen(generator):
 def _fill(tensor, values, where):
     arr = _array(tensor, where)
     arr[...] = values
+    if hasattr(tensor, "_vc"):
+        bump(tensor)  # an in-place write into a Tensor: counted
     return tensor
 
 

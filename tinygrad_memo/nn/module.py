@@ -38,6 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..hooks import ModuleHooks
+from ..inplace import bump
 from ..tensor import Tensor
 from ..value import Value
 
@@ -374,6 +375,7 @@ class Module:
                 p.data = float(arr)
             else:
                 p.data[...] = arr
+                bump(p)
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing ---------------------------------------------------------------------------

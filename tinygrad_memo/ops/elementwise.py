@@ -50,6 +50,17 @@ def _array(x) -> np.ndarray:
     return x if type(x) is np.ndarray else np.asarray(x)
 
 
+def _operand_error(name: str, a, b, e: Exception) -> Exception:
+    """numpy's error for a binary op, said at the op: broadcasting, or the operands' kinds."""
+    try:
+        np.broadcast_shapes(_shape(a), _shape(b))
+    except ValueError:
+        return ValueError(f"{name}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together")
+    kinds = " and ".join(str(getattr(x, "dtype", type(x).__name__)) for x in (a, b))
+    cls = TypeError if isinstance(e, TypeError) else ValueError
+    return cls(f"{name}: {e} (operands of {kinds})")
+
+
 def _uses(rule, n: int) -> tuple:
     """Which of the first ``n`` parameters a rule uses (names without a leading ``_``)."""
     if type(rule) is float:
@@ -150,10 +161,8 @@ class Binary(Elementwise):
     def forward(cls, ctx, a, b):
         try:
             out = _array(cls.array(a, b))
-        except ValueError:
-            raise ValueError(
-                f"{cls.name}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together"
-            ) from None
+        except (ValueError, TypeError) as e:
+            raise _operand_error(cls.name, a, b, e) from None
         if not cls._constant_rules:
             ka, kb, ko = cls._keep[ctx.needs_input_grad]
             ctx.saved_tensors = (a if ka else None, b if kb else None, out if ko else None)
@@ -541,7 +550,10 @@ class Where(Function, name="where"):
 
     @staticmethod
     def forward(ctx, cond, a, b):
-        cond = np.asarray(cond, dtype=bool)
+        c = np.asarray(cond)
+        if c.dtype.kind not in "biuf":
+            raise TypeError(f"where: the condition must be boolean (or numeric), got {cond!r:.40}")
+        cond = c.astype(bool, copy=False)
         try:
             out = np.where(cond, a, b)
         except ValueError:

@@ -20,9 +20,11 @@ class CrossEntropy(Function, name="cross_entropy"):
         onehot = np.zeros_like(x)
         if x.ndim == 1:
             onehot[target] = 1
+            losses = -logp[target]
         else:
-            onehot[np.arange(x.shape[0]), target] = 1
-        losses = -(logp * onehot).sum(axis=-1)
+            rows = np.arange(x.shape[0])
+            onehot[rows, target] = 1
+            losses = -logp[rows, target]  # picked, not multiplied: -inf logits (masked) stay finite
         ctx.save_for_backward(x)
         ctx.m, ctx.onehot, ctx.reduction = m, onehot, reduction
         ctx.n = max(losses.size, 1)

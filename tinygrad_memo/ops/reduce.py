@@ -15,6 +15,8 @@ def normalize_axes(axis, ndim: int, op: str, shape) -> tuple:
     axes = axis if isinstance(axis, tuple | list) else (axis,)
     out = []
     for ax in axes:
+        if isinstance(ax, bool | np.bool_):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {ax!r}")
         if not isinstance(ax, int | np.integer) or not -ndim <= ax < ndim:
             raise np.exceptions.AxisError(
                 f"{op}: axis {ax!r} is out of range for a tensor of shape {tuple(shape)}"
@@ -67,7 +69,11 @@ def _extreme(ctx, a, axis, keepdims, op, f):
     if a.size == 0:
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {a.shape}")
     m = f(a, axis=axes, keepdims=True)
-    hit = (a == m).astype(a.dtype if a.dtype.kind == "f" else np.float32)
+    hit = a == m
+    nan = m != m
+    if nan.any():  # a NaN wins (numpy propagates it): the gradient goes to the NaN, as PyTorch
+        hit = np.where(nan, a != a, hit)
+    hit = hit.astype(a.dtype if a.dtype.kind == "f" else np.float32)
     ctx.weight = hit / hit.sum(axis=axes, keepdims=True)  # ties share equally
     ctx.kept = m.shape
     return m if keepdims else m.reshape([s for i, s in enumerate(a.shape) if i not in axes])
