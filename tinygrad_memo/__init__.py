@@ -27,6 +27,9 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     >>> tm.concatenate([tm.Tensor([1.0]), tm.Tensor([2.0, 3.0])]).shape
     (3,)
     """
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise TypeError(f"concatenate: axis must be an int, got {axis!r} (numpy's axis=None "
+                        "flattens first: flatten the tensors, then concatenate)")
     return _ops.Concatenate.apply(*_tensors(tensors, "concatenate"), axis=axis)
 
 
@@ -63,6 +66,9 @@ def maximum(a, b):
         return a.maximum(b)
     if isinstance(b, Value):
         return b.maximum(a)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"maximum: at least one argument must be a Tensor or a Value, got "
+                        f"{type(a).__name__} and {type(b).__name__}")
     return _ops.Maximum.apply(a, b)
 
 
@@ -77,6 +83,9 @@ def minimum(a, b):
         return a.minimum(b)
     if isinstance(b, Value):
         return b.minimum(a)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"minimum: at least one argument must be a Tensor or a Value, got "
+                        f"{type(a).__name__} and {type(b).__name__}")
     return _ops.Minimum.apply(a, b)
 
 

@@ -41,6 +41,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for x in outs + ins:
         if not hasattr(x, "_vjp"):
             raise TypeError(f"grad: expected Values or Tensors, got {type(x).__name__}")
+    for i, x in enumerate(ins):
+        if not x.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad (it has no gradient; "
+                               "set requires_grad=True on it before computing the outputs)")
     seeds = [o._seed(g, create_graph, "grad", "grad_outputs") for o, g in zip(outs, gos)]
     if retain_graph is None:
         retain_graph = create_graph

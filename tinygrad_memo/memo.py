@@ -157,7 +157,10 @@ def memo_table(depths, naive_budget_s: float = 2.0, width: int = 2) -> list[dict
             t0 = time.perf_counter()
             root.backward(retain_graph=True)
             backward_s = min(backward_s, time.perf_counter() - t0)
-        predicted = stats.paths * per_path
+        try:
+            predicted = stats.paths * per_path
+        except OverflowError:  # more paths than a float holds: the naive run is out of reach
+            predicted = math.inf
         row = {
             "depth": depth, "width": width, "nodes": stats.nodes, "edges": stats.edges,
             "local_grads": stats.local_grads, "paths": stats.paths,
@@ -185,6 +188,16 @@ def _fmt_seconds(s: float) -> str:
     return f"{s:.2f} s"
 
 
+def _fmt_count(n: int) -> str:
+    """An exact count with separators, or ``≈ m × 10^e`` once it is huge."""
+    if n < 10**15:
+        return f"{n:,}"
+    shift = max(n.bit_length() - 60, 0)  # (no str() of an integer with thousands of digits)
+    log10 = math.log10(n >> shift) + shift * math.log10(2)
+    e = math.floor(log10)
+    return f"≈ {10 ** (log10 - e):.2f} × 10^{e}"
+
+
 _COLUMNS = ("depth", "nodes", "edges", "local derivs", "paths (= naive evals)",
             "backward", "naive", "agree")
 
@@ -207,7 +220,7 @@ def format_table(rows: list[dict], budget_s: float | None = None) -> str:
             naive = _fmt_seconds(r["naive_s"])
             agree = "yes" if r["agree"] else "NO"
         body.append((str(r["depth"]), f"{r['nodes']:,}", f"{r['edges']:,}",
-                     f"{r['local_grads']:,}", f"{r['paths']:,}",
+                     f"{r['local_grads']:,}", _fmt_count(r["paths"]),
                      _fmt_seconds(r["backward_s"]), naive, agree))
     widths = [max(len(c), *(len(b[i]) for b in body)) if body else len(c)
               for i, c in enumerate(_COLUMNS)]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numbers
 import os
-import tempfile
+import secrets
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -99,6 +99,9 @@ def save(state_dict, path, *, compress=False):
             )
         if not name:
             raise ValueError("save: state_dict keys must be non-empty strings")
+        if "\x00" in name:
+            raise ValueError(f"save: state_dict key {name!r} holds a NUL character, which a "
+                             "zip member name cannot keep")
         arrays[name] = _as_array(name, value)
 
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
@@ -109,8 +112,9 @@ def save(state_dict, path, *, compress=False):
     path = Path(os.fspath(path))
     if not path.name.endswith(".npz"):
         path = path.with_name(path.name + ".npz")
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # created with mode 0o666, so the umask decides the permissions (as for any new file)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, arrays, method)
@@ -131,15 +135,23 @@ def _write_npz(file, arrays: dict, method: int) -> None:
                 np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
 
 
-def load(path) -> dict:
+#: what :func:`load` allocates at most by default (its ``max_bytes``): 8 GiB
+MAX_BYTES = 8 * 2**30
+
+
+def load(path, *, max_bytes: int = MAX_BYTES) -> dict:
     """Read an ``.npz`` archive written by :func:`save` (or :func:`numpy.savez`).
 
     Returns a dict name -> numpy array in the archive's order (numbers saved
-    from floats come back as 0-d arrays: ``float(state["lr"])``). Loading
-    never unpickles: a file containing an object array or pickled data raises
-    ValueError naming the entry, and so does a file that is not an ``.npz``
-    archive. Unlike :func:`save`, ``load`` does not append ``.npz`` (as
-    :func:`numpy.load`); the FileNotFoundError suggests it when that file exists.
+    from floats come back as 0-d arrays: ``float(state["lr"])``); every name
+    :func:`save` accepts comes back exactly. Loading never unpickles: a file
+    containing an object array or pickled data raises ValueError naming the
+    entry, and so does a file that is not an ``.npz`` archive, a truncated or
+    corrupt entry, or one whose arrays would need more than ``max_bytes`` bytes in
+    all (8 GiB by default: the headers are read first, so a small crafted file
+    cannot make it allocate more). Unlike :func:`save`, ``load`` does not append
+    ``.npz`` (as :func:`numpy.load`); the FileNotFoundError suggests it when that
+    file exists.
 
     >>> import os, tempfile
     >>> import numpy as np
@@ -157,32 +169,84 @@ def load(path) -> dict:
                 hint = f" (save() appends .npz: did you mean {os.fspath(p) + '.npz'!r}?)"
             raise FileNotFoundError(f"load: no such file {os.fspath(p)!r}{hint}")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise ValueError(
-            f"load: {where} is not an .npz archive of arrays; refusing to unpickle it ({e})"
-        ) from None
+        zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile, EOFError) as e:
         if isinstance(e, FileNotFoundError):
             raise
-        raise ValueError(f"load: {where} is not a readable .npz archive ({e})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(
-            f"load: {where} holds a single array (.npy), not an .npz archive of named arrays"
-        )
+        magic = _magic(path)
+        if magic.startswith(b"\x93NUMPY"):
+            raise ValueError(f"load: {where} holds a single array (.npy), not an .npz archive "
+                             "of named arrays") from None
+        if magic.startswith(b"PK"):
+            raise ValueError(f"load: {where} is not a readable .npz archive ({e})") from None
+        raise ValueError(f"load: {where} is not an .npz archive of arrays; refusing to unpickle "
+                         f"it or read it otherwise ({e})") from None
     out = {}
-    with archive:
-        for name in archive.files:
+    total = 0
+    with zf:
+        for info in zf.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
             try:
-                value = archive[name]
+                with zf.open(info) as member:
+                    shape, dtype, read = _header(member)
+                    if dtype.hasobject:
+                        raise ValueError(f"load: entry {name!r} of {where} is an object array, "
+                                         "which cannot be loaded without pickle; refusing it")
+                    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                    total += size
+                    if total > max_bytes:
+                        raise ValueError(
+                            f"load: the arrays of {where} need more than max_bytes={max_bytes:,} "
+                            f"bytes (entry {name!r} alone declares shape {shape} of {dtype}: "
+                            f"{size:,} bytes); pass a larger max_bytes if the file is trusted"
+                        )
+                    value = read()
             except ValueError as e:
-                raise ValueError(
-                    f"load: entry {name!r} of {where} cannot be loaded without pickle "
-                    f"(an object array?); refusing it: {e}"
-                ) from None
+                if str(e).startswith("load:"):
+                    raise
+                raise ValueError(f"load: entry {name!r} of {where} is not a .npy array "
+                                 f"({e})") from None
             except (OSError, zipfile.BadZipFile, EOFError) as e:
-                raise ValueError(f"load: entry {name!r} of {where} is corrupt ({e})") from None
-            if not isinstance(value, np.ndarray):
-                raise ValueError(f"load: entry {name!r} of {where} is not a .npy array")
+                raise ValueError(f"load: entry {name!r} of {where} is corrupt or truncated "
+                                 f"({e})") from None
             out[name] = value
     return out
+
+
+def _magic(path) -> bytes:
+    """The first bytes of the file (to say what it is when it is not an archive)."""
+    try:
+        if hasattr(path, "read") and not isinstance(path, (str, os.PathLike)):
+            path.seek(0)
+            head = path.read(8)
+            path.seek(0)
+            return head
+        with open(path, "rb") as f:
+            return f.read(8)
+    except OSError:
+        return b""
+
+
+def _header(member):
+    """The (shape, dtype) an .npy member declares, and a function that reads its data
+    (refusing pickled data, and a member shorter than its header says)."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+
+    def read():
+        count = int(np.prod(shape, dtype=object))
+        raw = member.read(count * dtype.itemsize)
+        if len(raw) != count * dtype.itemsize:
+            raise EOFError(f"the data holds {len(raw):,} bytes, the header declares "
+                           f"{count * dtype.itemsize:,}")
+        arr = np.frombuffer(raw, dtype=dtype, count=count).copy()
+        if fortran:
+            return arr.reshape(shape[::-1]).transpose()
+        return arr.reshape(shape)
+
+    return tuple(shape), dtype, read

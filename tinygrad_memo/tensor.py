@@ -250,6 +250,23 @@ class Tensor(InPlace, NumpyInterop):
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
+    # -- copy and pickle: the data, never the graph (no recursion through deep graphs) ------
+    def __deepcopy__(self, memo):
+        if self._ctx is not None:
+            raise RuntimeError(
+                "deepcopy: only Tensors created explicitly by the user (graph leaves) can be "
+                f"deep-copied; this one was computed by {self._ctx.name}: copy t.detach()"
+            )
+        t = _rebuild_tensor(type(self), self.data.copy(), self._rg,
+                            None if self._grad is None else _copy_grad(self._grad, memo))
+        memo[id(self)] = t
+        return t
+
+    def __reduce_ex__(self, protocol):
+        g = self._grad
+        return _rebuild_tensor, (type(self), self.data, self._rg,
+                                 g.data if isinstance(g, Tensor) else g)
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -798,6 +815,19 @@ class Tensor(InPlace, NumpyInterop):
         return _ew.Where.apply(_data(cond), a, b)
 
 
+def _rebuild_tensor(cls, data, requires_grad, grad):
+    """A leaf Tensor of class ``cls`` (pickling and deepcopy come back as leaves)."""
+    t = Tensor._make(data, False)
+    t.__class__ = cls
+    t._rg = bool(requires_grad)
+    t._grad = grad
+    return t
+
+
+def _copy_grad(g, memo):
+    return Tensor._make(g.data.copy(), False) if isinstance(g, Tensor) else g.copy()
+
+
 def _share_with_base(node, args) -> None:
     """``node``'s data is a view: if it is a view of an input's data, share its counter."""
     base = node.data.base
@@ -885,7 +915,8 @@ def _index(index):
     if isinstance(index, tuple):
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
-        return np.asarray(index)
+        arr = np.asarray(index)
+        return arr.astype(np.intp) if arr.size == 0 else arr  # x[[]]: empty, as numpy
     return index
 
 

@@ -243,6 +243,21 @@ class Value:
     def _where(cond, a, b):
         return a if cond else b
 
+    # -- copy and pickle: the data, never the graph (no recursion through deep graphs) ------
+    def __deepcopy__(self, memo):
+        if self._a is not None:
+            raise RuntimeError(
+                "deepcopy: only leaf Values can be deep-copied; this one was computed by "
+                f"{self._fn.name}: copy Value(v.data)"
+            )
+        v = _rebuild_value(self.data, self.label, self.grad)
+        memo[id(self)] = v
+        return v
+
+    def __reduce__(self):
+        g = self.grad
+        return _rebuild_value, (self.data, self.label, g.data if isinstance(g, Value) else g)
+
     # -- conveniences ----------------------------------------------------------------
     def __float__(self):
         return self.data
@@ -251,6 +266,13 @@ class Value:
         label = f", label={self.label!r}" if self.label else ""
         grad = self.grad.data if isinstance(self.grad, Value) else self.grad
         return f"Value(data={self.data:.6g}, grad={grad:.6g}{label})"
+
+
+def _rebuild_value(data, label, grad):
+    """A leaf Value (pickling and deepcopy come back as leaves)."""
+    v = Value(data, label)
+    v.grad = grad.data if isinstance(grad, Value) else grad
+    return v
 
 
 def _binary_method(op, name: str, reflected: bool = False):

@@ -25,11 +25,13 @@
 
 from . import functional, init, scalar
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d
+from .containers import ModuleDict, ModuleList
 from .layers import GELU, MLP, Dropout, LayerNorm, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .module import IncompatibleKeys, Module, Parameter
 
 __all__ = [
     "AvgPool2d", "Conv2d", "ConvTranspose2d", "Flatten", "MaxPool2d",
-    "GELU", "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "Parameter",
+    "GELU", "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "ModuleDict",
+    "ModuleList", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "scalar",
 ]

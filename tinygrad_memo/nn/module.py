@@ -79,9 +79,38 @@ class IncompatibleKeys(NamedTuple):
 
 
 def _is_param(x) -> bool:
+    """A parameter: a Parameter, a leaf Tensor that requires grad, or a Value."""
     if isinstance(x, Tensor):
-        return x.requires_grad or isinstance(x, Parameter)
+        return isinstance(x, Parameter) or (x.requires_grad and x.is_leaf)
     return isinstance(x, Value)
+
+
+def _found(name: str, value):
+    """(dotted name, object) for the modules and parameters in ``value``, looking inside
+    lists, tuples and dicts (nested), iteratively."""
+    stack = [(name, value)]
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, Module) or _is_param(value):
+            yield name, value
+        elif isinstance(value, (list, tuple)):
+            stack.extend((f"{name}.{i}", v) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, dict):
+            stack.extend((f"{name}.{k}", v) for k, v in reversed(list(value.items())))
+
+
+def _register(value) -> None:
+    """A leaf Tensor that requires grad, assigned to a module, becomes a Parameter, so it
+    stays a parameter (in ``parameters()`` and ``state_dict()``) when it is frozen later."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is Tensor and v.requires_grad and v.is_leaf:
+            v.__class__ = Parameter
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
 
 
 class Module:
@@ -162,18 +191,17 @@ class Module:
             hooks = self._module_hooks = ModuleHooks()
         return hooks
 
+    def __setattr__(self, name, value):
+        _register(value)
+        object.__setattr__(self, name, value)
+
     # -- discovery -------------------------------------------------------------------
     def _members(self):
-        """(name, object) for every direct submodule and parameter, in attribute order."""
+        """(name, object) for every direct submodule and parameter, in attribute order
+        (also inside list, tuple and dict attributes, nested)."""
         for name, value in vars(self).items():
-            if name == "training":
-                continue
-            if isinstance(value, Module) or _is_param(value):
-                yield name, value
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    if isinstance(item, Module) or _is_param(item):
-                        yield f"{name}.{i}", item
+            if name != "training":
+                yield from _found(name, value)
 
     def named_children(self):
         """(name, module) for each direct submodule.
@@ -389,14 +417,79 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        kids = list(self.named_children())
-        if not kids:
-            return f"{type(self).__name__}({self.extra_repr()})"
-        lines = [f"{type(self).__name__}("]
-        if self.extra_repr():
-            lines.append("  " + self.extra_repr())
-        for name, child in kids:
-            body = repr(child).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {body}")
-        lines.append(")")
-        return "\n".join(lines)
+        out: list = []
+        stack: list = [(self, "", "")]  # (module, indent, "(name): ") or a closing line
+        while stack:  # iterative: any nesting depth
+            item = stack.pop()
+            if isinstance(item, str):
+                out.append(item)
+                continue
+            m, indent, prefix = item
+            if type(m).__repr__ is not Module.__repr__:  # a module with its own repr
+                out.append(indent + prefix + repr(m).replace("\n", "\n" + indent))
+                continue
+            kids = list(m.named_children())
+            name = type(m).__name__
+            if not kids:
+                out.append(f"{indent}{prefix}{name}({m.extra_repr()})")
+                continue
+            out.append(f"{indent}{prefix}{name}(")
+            if m.extra_repr():
+                out.append(f"{indent}  {m.extra_repr()}")
+            stack.append(indent + ")")
+            stack.extend((child, indent + "  ", f"({n}): ") for n, child in reversed(kids))
+        return "\n".join(out)
+
+    # -- copy and pickle: the module tree flattened, so no depth of nesting recurses --------
+    def __reduce_ex__(self, protocol):
+        modules, index = [], {}
+        stack = [self]
+        while stack:
+            m = stack.pop()
+            if id(m) in index:
+                continue
+            index[id(m)] = len(modules)
+            modules.append(m)
+            stack.extend(_submodules(vars(m)))
+        states = [(type(m), _swap(vars(m), lambda x: _Ref(index[id(x)]))) for m in modules]
+        return _rebuild, (states,)
+
+
+class _Ref(NamedTuple):
+    """A module of a flattened tree, by its position (see Module.__reduce_ex__)."""
+
+    index: int
+
+
+def _submodules(value):
+    """The modules directly held by an attribute dict (inside containers too), iteratively."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, Module):
+            yield v
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+
+
+def _swap(value, to):
+    """``value`` with every Module (or _Ref) in it, inside containers, replaced by ``to(x)``."""
+    if isinstance(value, (Module, _Ref)):
+        return to(value)
+    if isinstance(value, dict):
+        return {k: _swap(v, to) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_swap(v, to) for v in value]
+    if isinstance(value, tuple) and type(value) is tuple:
+        return tuple(_swap(v, to) for v in value)
+    return value
+
+
+def _rebuild(states):
+    """The module tree of Module.__reduce_ex__, rebuilt (the first module is the root)."""
+    modules = [object.__new__(cls) for cls, _ in states]
+    for m, (_, state) in zip(modules, states):
+        vars(m).update(_swap(state, lambda r: modules[r.index]))
+    return modules[0]

@@ -99,6 +99,10 @@ class Softmax(Function, name="softmax"):
     @staticmethod
     def forward(ctx, a, axis=-1):
         ax = one_axis(axis, a.ndim, "softmax", a.shape)
+        if a.size == 0:  # nothing to normalize (as PyTorch: an empty result)
+            ctx.axis = ax
+            ctx.save_for_backward(np.zeros_like(a))
+            return np.zeros_like(a)
         e = np.exp(a - a.max(axis=ax, keepdims=True))
         out = e / e.sum(axis=ax, keepdims=True)
         ctx.axis = ax
@@ -115,6 +119,10 @@ class LogSoftmax(Function, name="log_softmax"):
     @staticmethod
     def forward(ctx, a, axis=-1):
         ax = one_axis(axis, a.ndim, "log_softmax", a.shape)
+        if a.size == 0:  # nothing to normalize (as PyTorch: an empty result)
+            ctx.axis = ax
+            ctx.save_for_backward(np.zeros_like(a))
+            return np.zeros_like(a)
         shifted = a - a.max(axis=ax, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
         ctx.axis = ax
