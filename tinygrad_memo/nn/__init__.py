@@ -24,8 +24,8 @@
 """
 
 from . import functional, init, scalar
-from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d
 from .containers import ModuleDict, ModuleList
+from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d
 from .layers import GELU, MLP, Dropout, LayerNorm, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .module import IncompatibleKeys, Module, Parameter
 
