@@ -10,6 +10,7 @@
 
 from . import ops as _ops
 from . import viz
+from .anomaly import detect_anomaly
 from .autograd import grad
 from .function import Function
 from .grad_mode import is_grad_enabled, no_grad
@@ -96,7 +97,7 @@ def _tensors(ts, op):
     return [t if isinstance(t, Tensor) else Tensor(t) for t in ts]
 
 
-__all__ = ["Function", "Tensor", "Value", "concatenate", "grad", "is_grad_enabled", "load",
-           "manual_seed", "maximum", "minimum", "no_grad", "save", "saved_tensors_report", "stack",
-           "viz", "where"]
+__all__ = ["Function", "Tensor", "Value", "concatenate", "detect_anomaly", "grad",
+           "is_grad_enabled", "load", "manual_seed", "maximum", "minimum", "no_grad", "save",
+           "saved_tensors_report", "stack", "viz", "where"]
 __version__ = "0.1.0"
