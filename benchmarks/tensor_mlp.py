@@ -4,11 +4,14 @@ A step is: forward, softmax cross-entropy, backward, SGD update (float32), each
 written the way its users write it (``nn.Linear`` layers with weight (out, in),
 ``F.cross_entropy``, ``optim.SGD``; the same in PyTorch). Three
 sizes: small 64-128-10 batch 32; large 784-1024-1024-10 batch 256; deep-narrow
-50 layers of 32 with tanh, batch 16. All three implementations start from the
-same weights and data; their losses and gradients are checked to agree before
-anything is timed. Prints median time per step, the ratios to hand-written numpy,
-and the peak memory of one step above the memory after set-up (tracemalloc sees
-numpy's allocations, not PyTorch's).
+50 layers of 32 with tanh, batch 16. The implementations: hand-written numpy (as
+one writes it, and with every buffer allocated once, ``out=`` everywhere),
+tinygrad_memo eager, tinygrad_memo with the forward jitted (``tm.jit``), PyTorch
+CPU. All start from the same weights and data; their losses and gradients are
+checked to agree over three steps before anything is timed (the jitted replay
+bit for bit with eager). Prints median time per step, the ratios to the numpy
+with buffers, and the peak memory of one step above the memory after set-up
+(tracemalloc sees numpy's allocations, not PyTorch's).
 
     python benchmarks/tensor_mlp.py [--repeats N] [--quick] [--sizes small,large,deep]
 """
@@ -91,6 +94,79 @@ class NumpyMLP:
         return loss
 
 
+class NumpyBuffersMLP(NumpyMLP):
+    """Hand-written numpy with every array allocated once, ``out=`` everywhere: the
+    floor a replayed plan is measured against."""
+
+    def __init__(self, ws, bs, act):
+        super().__init__(ws, bs, act)
+        self.shape = None
+
+    def _allocate(self, x):
+        n = x.shape[0]
+        f = x.dtype
+        self.z = [np.empty((n, w.shape[0]), f) for w in self.ws]  # pre-activations
+        self.h = [x] + [np.empty((n, w.shape[0]), f) for w in self.ws[:-1]]  # layer inputs
+        self.gh = [np.empty((n, w.shape[1]), f) for w in self.ws]  # gradients of layer inputs
+        self.tmp = [np.empty((n, w.shape[0]), f) for w in self.ws]
+        self.gw = [np.empty_like(w) for w in self.ws]
+        self.gb = [np.empty_like(b) for b in self.bs]
+        self.uw = [np.empty_like(w) for w in self.ws]  # the SGD updates
+        self.ub = [np.empty_like(b) for b in self.bs]
+        self.grads = list(zip(self.gw, self.gb))
+        self.m = np.empty((n, 1), f)
+        self.s = np.empty((n, 1), f)
+        self.rows = np.arange(n)
+        self.shape = x.shape
+
+    def step(self, x, y):
+        if self.shape != x.shape:
+            self._allocate(x)
+        ws, bs, z, h, tmp = self.ws, self.bs, self.z, self.h, self.tmp
+        h[0] = x
+        last = len(ws) - 1
+        relu = self.act == "relu"
+        for i in range(last + 1):
+            np.matmul(h[i], ws[i].T, out=z[i])
+            z[i] += bs[i]
+            if i < last:
+                if relu:
+                    np.maximum(z[i], 0, out=h[i + 1])
+                else:
+                    np.tanh(z[i], out=h[i + 1])
+        n = len(y)
+        g = z[last]  # the logits become their gradient in place
+        np.max(g, axis=1, keepdims=True, out=self.m)
+        g -= self.m
+        picked = g[self.rows, y]
+        np.exp(g, out=g)
+        np.sum(g, axis=1, keepdims=True, out=self.s)
+        loss = float(np.log(self.s).mean() - picked.mean())
+        g /= self.s
+        g[self.rows, y] -= 1
+        g *= 1.0 / n
+        for i in range(last, -1, -1):
+            np.matmul(g.T, h[i], out=self.gw[i])
+            np.sum(g, axis=0, out=self.gb[i])
+            if i:
+                gh = self.gh[i]
+                np.matmul(g, ws[i], out=gh)
+                if relu:
+                    np.greater(h[i], 0, out=tmp[i - 1])
+                    gh *= tmp[i - 1]
+                else:
+                    np.multiply(h[i], h[i], out=tmp[i - 1])
+                    np.subtract(1, tmp[i - 1], out=tmp[i - 1])
+                    gh *= tmp[i - 1]
+                g = gh
+        for w, b, gw, gb, uw, ub in zip(ws, bs, self.gw, self.gb, self.uw, self.ub):
+            np.multiply(gw, LR, out=uw)
+            w -= uw
+            np.multiply(gb, LR, out=ub)
+            b -= ub
+        return loss
+
+
 # -- tinygrad_memo -------------------------------------------------------------------------------
 class MemoMLP:
     def __init__(self, ws, bs, act):
@@ -109,6 +185,24 @@ class MemoMLP:
 
     def step(self, x, y):
         loss = F.cross_entropy(self.model(tm.Tensor(x)), y)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+
+class JitMLP(MemoMLP):
+    """The same model and step, with the forward and loss jitted (``tm.jit``): its plan is
+    recorded on the first calls, then replayed, and ``loss.backward()`` replays its
+    backward plan."""
+
+    def __init__(self, ws, bs, act):
+        super().__init__(ws, bs, act)
+        model = self.model
+        self.forward = tm.jit(lambda x, y: F.cross_entropy(model(tm.Tensor(x)), y))
+
+    def step(self, x, y):
+        loss = self.forward(x, y)
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
@@ -141,23 +235,43 @@ class TorchMLP:
         return loss.item()
 
 
-def check_agreement(size):
-    """All three take the same first step: same loss and same gradients."""
+IMPLS = {"numpy": NumpyMLP, "numpy buffers": NumpyBuffersMLP, "tinygrad_memo": MemoMLP,
+         "tinygrad_memo jit": JitMLP, "pytorch": TorchMLP}
+BASE = "numpy buffers"  # the ratios are to the hand-written numpy with buffers allocated once
+
+
+def make_models(size):
     cfg = SIZES[size]
     ws, bs, x, y = make_problem(cfg["dims"], cfg["batch"])
-    ref = NumpyMLP(ws, bs, cfg["act"])
-    ours = MemoMLP(ws, bs, cfg["act"])
-    l_ref, l_ours = ref.step(x, y), ours.step(x, y)
-    assert abs(l_ref - l_ours) <= 1e-4 * max(1.0, abs(l_ref)), (l_ref, l_ours)
-    for (gw, gb), w, b in zip(ref.grads, ours.ws, ours.bs):
-        np.testing.assert_allclose(w.grad, gw, rtol=1e-3, atol=1e-5)
-        np.testing.assert_allclose(b.grad, gb, rtol=1e-3, atol=1e-5)
-    try:
-        t = TorchMLP(ws, bs, cfg["act"])
-    except ImportError:
-        return
-    l_t = t.step(x, y)
-    assert abs(l_ref - l_t) <= 1e-4 * max(1.0, abs(l_ref)), (l_ref, l_t)
+    models = {}
+    for name, cls in IMPLS.items():
+        try:
+            models[name] = cls(ws, bs, cfg["act"])
+        except ImportError:  # no PyTorch
+            pass
+    return models, x, y
+
+
+def check_agreement(size):
+    """Every implementation takes the same first three steps (the jitted one records on
+    the first two and replays the third): same losses, gradients and weights."""
+    models, x, y = make_models(size)
+    ref = models["numpy"]
+    for _ in range(3):
+        losses = {name: m.step(x, y) for name, m in models.items()}
+        for name, loss in losses.items():
+            assert abs(loss - losses["numpy"]) <= 1e-4 * max(1.0, abs(loss)), (name, losses)
+        for name in ("numpy buffers", "tinygrad_memo", "tinygrad_memo jit"):
+            m = models[name]
+            grads = m.grads if name == "numpy buffers" else [(w.grad, b.grad) for w, b in
+                                                             zip(m.ws, m.bs)]
+            for (gw, gb), (hw, hb) in zip(ref.grads, grads):
+                np.testing.assert_allclose(hw, gw, rtol=1e-3, atol=1e-5, err_msg=name)
+                np.testing.assert_allclose(hb, gb, rtol=1e-3, atol=1e-5, err_msg=name)
+    eager, jitted = models["tinygrad_memo"], models["tinygrad_memo jit"]
+    assert jitted.forward.plans[0].replays == 1
+    for a, b in zip(eager.ws + eager.bs, jitted.ws + jitted.bs):  # the replay: bit for bit
+        np.testing.assert_array_equal(a.data, b.data)
 
 
 def time_steps(model, x, y, repeats):
@@ -186,20 +300,12 @@ def peak_memory(model, x, y):
 def run(sizes, repeats):
     rows = []
     for size in sizes:
-        cfg = SIZES[size]
         check_agreement(size)
-        ws, bs, x, y = make_problem(cfg["dims"], cfg["batch"])
-        impls = {"numpy": NumpyMLP, "tinygrad_memo": MemoMLP, "pytorch": TorchMLP}
-        models = {}
-        for name, cls in impls.items():
-            try:
-                models[name] = cls(ws, bs, cfg["act"])
-            except ImportError:
-                pass
+        models, x, y = make_models(size)
         # One block per implementation (PyTorch last): PyTorch's OpenMP threads keep
         # spinning for a while after its ops, which would slow whatever runs next.
         med = {name: time_steps(m, x, y, repeats) for name, m in models.items()}
-        mem = {k: peak_memory(models[k], x, y) for k in ("numpy", "tinygrad_memo")}
+        mem = {k: peak_memory(models[k], x, y) for k in models if k != "pytorch"}
         rows.append((size, med, mem))
     return rows
 
@@ -215,16 +321,16 @@ def main(argv=None):
     if args.quick:
         sizes, repeats = [s for s in sizes if s != "large"], 3
     rows = run(sizes, repeats)
-    print(f"{'size':<6} {'numpy ms':>9} {'memo ms':>9} {'torch ms':>9} {'memo/numpy':>11} "
-          f"{'torch/numpy':>12} {'peak MB numpy':>14} {'peak MB memo':>13} {'mem ratio':>10}")
+    names = [n for n in IMPLS if any(n in med for _, med, _ in rows)]
+    print(f"median ms per step (ratio to {BASE}); peak MB of one step (tracemalloc)")
+    print(f"{'size':<6}" + "".join(f"{n:>22}" for n in names))
     for size, med, mem in rows:
-        t_np, t_me = med["numpy"], med["tinygrad_memo"]
-        t_to = med.get("pytorch")
-        torch_ms = f"{t_to * 1e3:9.2f}" if t_to else f"{'n/a':>9}"
-        torch_ratio = f"{t_to / t_np:11.2f}x" if t_to else f"{'n/a':>12}"
-        print(f"{size:<6} {t_np * 1e3:9.2f} {t_me * 1e3:9.2f} {torch_ms} {t_me / t_np:10.2f}x "
-              f"{torch_ratio} {mem['numpy'] / 1e6:14.1f} {mem['tinygrad_memo'] / 1e6:13.1f} "
-              f"{mem['tinygrad_memo'] / mem['numpy']:9.2f}x")
+        base = med[BASE]
+        cells = [f"{med[n] * 1e3:9.3f} ({med[n] / base:5.2f}x)" if n in med else "n/a"
+                 for n in names]
+        print(f"{size:<6}" + "".join(f"{c:>22}" for c in cells))
+        cells = [f"{mem[n] / 1e6:.1f} MB" if n in mem else "" for n in names]
+        print(f"{'':<6}" + "".join(f"{c:>22}" for c in cells))
 
 
 if __name__ == "__main__":

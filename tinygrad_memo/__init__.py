@@ -14,6 +14,7 @@ from .anomaly import detect_anomaly
 from .autograd import grad
 from .function import Function
 from .grad_mode import is_grad_enabled, no_grad
+from .jit import jit
 from .random import manual_seed
 from .report import saved_tensors_report
 from .serialization import load, save
@@ -98,6 +99,6 @@ def _tensors(ts, op):
 
 
 __all__ = ["Function", "Tensor", "Value", "concatenate", "detect_anomaly", "grad",
-           "is_grad_enabled", "load", "manual_seed", "maximum", "minimum", "no_grad", "save",
+           "is_grad_enabled", "jit", "load", "manual_seed", "maximum", "minimum", "no_grad", "save",
            "saved_tensors_report", "stack", "viz", "where"]
 __version__ = "0.1.0"

@@ -23,6 +23,11 @@ numpy). It works on any *node* that follows this small protocol:
     interior node whose ``_retain`` is true: a leaf accumulates it into ``.grad``,
     an interior node keeps it.
 
+A node may stand for a whole recorded subgraph (a call replayed by ``tm.jit``):
+its ``_inputs`` is then a :class:`Subgraph`, which also tells the walk how many
+nodes, edges and paths the subgraph holds, so that :class:`BackwardStats` counts
+what the eager graph would have held.
+
 Each node's gradient lives in one memo :class:`Slot`. Every consumer adds its
 contribution into that slot; because nodes are visited in reverse topological
 order, the slot is complete before the node's own derivative rule runs. The rule
@@ -47,9 +52,13 @@ from __future__ import annotations
 
 import itertools
 import operator
+import threading
 from typing import NamedTuple
 
-__all__ = ["BackwardStats", "GRAPH_FREED", "Slot", "TAPS", "Walk", "backward", "count_paths",
+from .grad_mode import STATE
+
+__all__ = ["BackwardStats", "GRAPH_FREED", "Slot", "Subgraph", "TAPS", "Walk", "backward",
+           "count_paths",
            "naive_grad", "next_seq", "topological_order", "walk"]
 
 GRAPH_FREED = (
@@ -150,6 +159,41 @@ _new = object.__new__
 TAPS: list = []
 
 
+class Subgraph(tuple):
+    """The inputs of a node that stands for several recorded nodes (a call replayed
+    by ``tm.jit``), with what those nodes count for :class:`BackwardStats`.
+
+    ``account(paths, sent)`` is called by the walk once the node's rule has run
+    (``paths``: the paths from the roots to the node; ``sent``: whether a gradient
+    reached it) and returns ``(nodes, edges, unsent, leaf_paths, through)``: what
+    the recorded nodes add to the counts beyond this one node and its input edges
+    (``leaf_paths``: paths ending at leaves inside the subgraph), and ``through``,
+    the paths from the roots to each input (``None``: ``paths`` for every input).
+
+    The walk looks for such nodes only while one exists (:attr:`live` counts them),
+    so a graph without them pays one test of a local flag per node.
+
+    >>> s = Subgraph((), lambda paths, sent: (0, 0, 0, 0, None))
+    >>> s.account(1, True)
+    (0, 0, 0, 0, None)
+    """
+
+    live = 0  # how many exist
+    _lock = threading.Lock()
+
+    def __new__(cls, inputs, account):
+        with Subgraph._lock:
+            Subgraph.live += 1
+        return super().__new__(cls, inputs)
+
+    def __init__(self, inputs, account):
+        self.account = account
+
+    def __del__(self):
+        with Subgraph._lock:
+            Subgraph.live -= 1
+
+
 class Walk:
     """The memoized reverse pass as an iterator of ``(node, slot)``, each node once,
     in reverse topological order, at the moment its gradient is complete.
@@ -177,6 +221,8 @@ class Walk:
         self.stats: BackwardStats | None = None
 
     def __iter__(self):
+        if STATE.recorder is not None and not self.create_graph:  # tm.jit cannot replay this
+            STATE.recorder.read(self.roots[0], "a backward pass (gradients as plain numbers)")
         pairs = self._pairs()
         for tap in TAPS:
             pairs = tap(self, pairs)
@@ -198,8 +244,9 @@ class Walk:
                 s.grad = r._add_grads(s.grad, g)
                 s.paths += 1
         create_graph, release = self.create_graph, not self.retain_graph
-        edges = unsent = paths = 0
+        edges = unsent = paths = extra = 0
         pop, get = memo.pop, memo.get
+        special = Subgraph.live > 0  # nodes standing for recorded subgraphs exist: look for them
         for node in reversed(order):
             slot = pop(node)  # every node below a root got its slot from a consumer
             yield node, slot
@@ -216,6 +263,21 @@ class Walk:
                 grads = (None,) * len(ins)
             else:
                 grads = node._vjp(g, create_graph, release)
+            if special and type(ins) is Subgraph:  # it stands for recorded nodes: count those
+                nodes, e, u, leaf_paths, through = ins.account(n, g is not None)
+                extra += nodes
+                edges += e
+                unsent += u
+                paths += leaf_paths
+                if through is not None:  # paths to each input, as the recorded nodes lead
+                    for p, m in zip(ins, through):
+                        s = get(p)
+                        if s is None:
+                            s = memo[p] = _new(Slot)
+                            s.grad = None
+                            s.paths = m - n  # (the loop below adds n)
+                        else:
+                            s.paths += m - n
             i = 0
             for p in ins:  # (indexing is measurably faster than zip here)
                 pg = grads[i]
@@ -230,7 +292,7 @@ class Walk:
                     if pg is not None:
                         t = s.grad
                         s.grad = pg if t is None else p._add_grads(t, pg)
-        self.stats = BackwardStats(len(order), edges, edges - unsent, paths)
+        self.stats = BackwardStats(len(order) + extra, edges, edges - unsent, paths)
 
 
 def walk(root, grad=None, retain_graph: bool = False, create_graph: bool = False) -> Walk:
@@ -276,6 +338,8 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
     >>> x.grad
     7.0
     """
+    if STATE.recorder is not None:  # tm.jit cannot replay what this writes into .grad
+        STATE.recorder.read(root, "backward() (it writes .grad)")
     if isinstance(root, (list, tuple)):
         w = walk(root, grad, retain_graph, create_graph)
     else:  # (one root: the common case, without walk()'s list handling)

@@ -16,6 +16,7 @@ __all__ = ["enable_grad", "is_grad_enabled", "no_grad"]
 class _State(threading.local):
     enabled = True
     graph_backward = 0  # > 0 while a derivative rule runs under create_graph
+    recorder = None  # tm.jit's recorder while it records this thread's calls (see jit/record.py)
 
 
 STATE = _State()

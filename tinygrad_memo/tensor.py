@@ -59,6 +59,8 @@ class Tensor(InPlace, NumpyInterop):
                  "__weakref__")  # (_hooks is set only by register_hook)
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if STATE.recorder is not None:  # tm.jit: where a leaf made inside a jitted call comes from
+            STATE.recorder.leaf(self, data)
         if isinstance(data, Tensor):
             data = data.data
         try:
@@ -193,6 +195,8 @@ class Tensor(InPlace, NumpyInterop):
         >>> Tensor([1.0, 2.0]).numpy()
         array([1., 2.], dtype=float32)
         """
+        if STATE.recorder is not None:  # tm.jit: a traced value read into Python
+            STATE.recorder.read(self, "numpy()")
         return self.data
 
     def item(self) -> float:
@@ -203,6 +207,8 @@ class Tensor(InPlace, NumpyInterop):
         """
         if self.data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
+        if STATE.recorder is not None:  # tm.jit: a traced value read into Python
+            STATE.recorder.read(self, "item()")
         return self.data.item()
 
     def detach(self) -> Tensor:
@@ -214,6 +220,8 @@ class Tensor(InPlace, NumpyInterop):
         """
         t = Tensor._make(self.data, False)
         share_counter(t, self)  # the same memory: one version counter
+        if STATE.recorder is not None:  # tm.jit: the detached tensor holds this one's data
+            STATE.recorder.alias(t, self)
         return t
 
     def retain_grad(self) -> None:
@@ -246,6 +254,8 @@ class Tensor(InPlace, NumpyInterop):
         return _hooks.register_hook(self, hook)
 
     def __array__(self, dtype=None, copy=None):
+        if STATE.recorder is not None:  # tm.jit: a traced value read into Python
+            STATE.recorder.read(self, "numpy.asarray()")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
@@ -675,6 +685,8 @@ class Tensor(InPlace, NumpyInterop):
         node = Tensor._make(_as_array(fn.forward(ctx, *datas, **kwargs), fn), False)
         if node.data.base is not None:
             _share_with_base(node, args)
+        if STATE.recorder is not None:  # tm.jit records calls that make no graph node
+            STATE.recorder.op(node, fn, args, kwargs)
         return node
 
     # engine protocol ---------------------------------------------------------------------------

@@ -260,6 +260,8 @@ class Value:
 
     # -- conveniences ----------------------------------------------------------------
     def __float__(self):
+        if STATE.recorder is not None:  # tm.jit: a traced value read into Python
+            STATE.recorder.read(self, "float()")
         return self.data
 
     def __repr__(self):

@@ -25,8 +25,7 @@ import math
 
 import numpy as np
 
-from .. import random as _random
-from ..ops import CrossEntropy, Linear, Maximum, Where
+from ..ops import CrossEntropy, Dropout, Linear, Maximum, Where
 from ..tensor import Tensor
 from ..value import Value
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, pad
@@ -192,8 +191,7 @@ def dropout(x, p: float = 0.5, training: bool = True):
         return x
     if p == 1.0:
         return x * np.zeros(x.shape, dtype=x.dtype)
-    keep = _random.rng().random(x.shape) >= p
-    return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
+    return Dropout.apply(x, p=p)  # (one op that draws its mask: a jit replay draws anew)
 
 
 def linear(x, weight, bias=None):

@@ -6,7 +6,8 @@ sigmoid relu sin cos (each also with its float forward, for the Value engine), w
 getitem index_add concatenate stack clone (and ``sum_to``, the one place where
 broadcasting is undone); ``linalg``: matmul, linear (x @ W.T + b as one op);
 ``loss``: fused cross-entropy; ``conv``: conv2d, conv_transpose2d, conv2d_weight (each the
-others' derivative); ``pool``: max_pool2d, avg_pool2d, window_sum, window_scatter; ``pad``.
+others' derivative); ``pool``: max_pool2d, avg_pool2d, window_sum, window_scatter; ``pad``;
+``dropout`` (its mask drawn inside the op).
 
 :data:`REGISTRY` maps each op's name to its class; :data:`UFUNCS` maps the numpy
 ufuncs that have an op to it (``np.tanh`` -> ``Tanh``).
@@ -14,6 +15,7 @@ ufuncs that have an op to it (``np.tanh`` -> ``Tanh``).
 
 from ..function import REGISTRY
 from .conv import Conv2d, Conv2dWeight, ConvTranspose2d
+from .dropout import Dropout
 from .elementwise import (
     ELEMENTWISE,
     Abs,
@@ -54,7 +56,8 @@ __all__ = [
     "ELEMENTWISE", "REGISTRY", "UFUNCS",
     "AvgPool2d", "Conv2d", "Conv2dWeight", "ConvTranspose2d", "MaxPool2d", "Pad", "WindowScatter",
     "WindowSum",
-    "Abs", "Add", "Binary", "Clone", "Concatenate", "Cos", "CrossEntropy", "Div", "Elementwise",
+    "Abs", "Add", "Binary", "Clone", "Concatenate", "Cos", "CrossEntropy", "Div", "Dropout",
+    "Elementwise",
     "Exp", "Expand", "GetItem", "IndexAdd", "Linear", "Log", "Log1p", "LogSoftmax", "MatMul", "Max",
     "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pow", "Relu", "Reshape", "Sigmoid", "Sin",
     "Softmax", "Sqrt", "Square", "Stack", "Sub", "Sum", "Tanh", "Transpose", "Unary", "Where",

@@ -1,0 +1,385 @@
+"""``tm.jit``: memoize the plan of a step, not only its gradients.
+
+A training step builds the same graph every time: the same ops on new data. The
+memoized backward already stores each gradient once; :func:`jit` also stores the
+*plan*, the recorded ops with their order, their slots and who adds into whom,
+and replays it: no graph objects, no sorting, no Python dispatch per node.
+
+* :mod:`.record`: the first calls run eagerly while a recorder watches;
+* :mod:`.signature`: the guard (which calls may replay a plan);
+* :mod:`.tensor_plan` and :mod:`.value_plan`: the plans of both engines;
+* :mod:`.node`: a replayed call as one node of the outer graph.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from ..grad_mode import STATE
+from ..random import rng
+from ..tensor import Tensor
+from ..value import Value
+from . import tensor_plan as _tp
+from .node import CallState, call_node
+from .record import record
+from .signature import Links, flatten, roots_of, signature, unflatten
+from .tensor_plan import TensorPlan
+from .value_plan import ValuePlan
+
+__all__ = ["Jit", "JitWarning", "PlanInfo", "jit"]
+
+MAX_PLANS = 8  # as torch.compile's cache_size_limit
+
+
+class JitWarning(RuntimeWarning):
+    """A jitted function that cannot be replayed (it keeps running eagerly)."""
+
+
+class PlanInfo(NamedTuple):
+    """One plan of a jitted function: its ``signature`` (a readable summary of the
+    arguments), how many times it was ``replays``-ed, its ``status`` (``"recording"``,
+    ``"ready"`` or ``"eager"``) and, for ``"eager"``, the ``reason``.
+
+    >>> PlanInfo("(Tensor(2,) float32)", 3, "ready", None).replays
+    3
+    """
+
+    signature: str
+    replays: int
+    status: str
+    reason: str | None
+
+
+_RECORDING, _READY, _EAGER = "recording", "ready", "eager"
+
+
+class _Pool:
+    """The arrays and contexts of calls not in flight, reused by the next call."""
+
+    __slots__ = ("free", "plan")
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.free: list = []
+
+    def take(self):
+        return self.free.pop() if self.free else self.plan.new_state()
+
+    def give_back(self, data) -> None:
+        if data is not None and len(self.free) < 2:
+            self.free.append(data)
+
+
+class _Entry:
+    """Everything about one signature: its recordings, its plan, its replays."""
+
+    def __init__(self, summary: str):
+        self.summary = summary
+        self.status = _RECORDING
+        self.candidate = None  # the plan of the first recording
+        self.plan = None
+        self.pool = None
+        self.links = None
+        self.replays = 0
+        self.reason = None
+        self.checks: list = []  # captured tensors: (tensor, shape, dtype, requires_grad)
+
+    def info(self) -> PlanInfo:
+        return PlanInfo(self.summary, self.replays, self.status, self.reason)
+
+
+def _summary(leaves) -> str:
+    parts = []
+    for x in leaves:
+        if isinstance(x, Tensor):
+            parts.append(f"Tensor{x.shape} {x.dtype}" + (" requires_grad" if x._rg else ""))
+        elif isinstance(x, Value):
+            parts.append("Value")
+        elif isinstance(x, np.ndarray):
+            parts.append(f"array{x.shape} {x.dtype}")
+        elif isinstance(x, bool | int | float | str | type(None)):
+            parts.append(repr(x))
+        else:
+            parts.append(type(x).__name__)
+    if len(parts) > 6:
+        parts = parts[:3] + [f"... {len(parts) - 5} more ..."] + parts[-2:]
+    return "(" + ", ".join(parts) + ")"
+
+
+class Jit:
+    """A function that records its plan on its first calls and replays it after.
+
+    Made by :func:`jit` (see there). ``plans`` lists the plans it holds (one per
+    signature) with their replay counts; :meth:`clear` drops them.
+    """
+
+    def __init__(self, fn, max_plans: int = MAX_PLANS):
+        if not callable(fn):
+            raise TypeError(f"jit: expected a function, got {type(fn).__name__}")
+        self.fn = fn
+        self.max_plans = int(max_plans)
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self._entries: dict = {}
+        self._full_warned = False
+
+    def __get__(self, obj, objtype=None):  # a jitted method: bind it like a function
+        if obj is None:
+            return self
+        import functools
+
+        return functools.partial(self, obj)
+
+    @property
+    def plans(self) -> list:
+        """One :class:`PlanInfo` per signature seen (in order of first call)."""
+        return [e.info() for e in self._entries.values()]
+
+    def clear(self) -> None:
+        """Drop every plan: the next calls record again (after changing a setting the
+        function reads, such as a dropout's ``p``)."""
+        self._entries.clear()
+
+    def __repr__(self) -> str:
+        return f"<jit {self.__name__}: {len(self._entries)} plan(s)>"
+
+    def __call__(self, *args, **kwargs):
+        fn = self.fn
+        if STATE.recorder is not None:  # inside another recording: part of it
+            return fn(*args, **kwargs)
+        leaves: list = []
+        structure = flatten((args, kwargs), leaves)
+        key = signature(leaves, structure, STATE.enabled)
+        entry = self._entries.get(key)
+        if entry is None:
+            if len(self._entries) >= self.max_plans:
+                if not self._full_warned:
+                    self._full_warned = True
+                    self._warn(f"it already holds {self.max_plans} plans (max_plans); calls "
+                               "with other signatures run eagerly")
+                return fn(*args, **kwargs)
+            entry = self._entries[key] = _Entry(_summary(leaves))
+            entry.key = key
+        if entry.status is _READY:
+            if self._guard(entry):
+                out = self._replay(entry, leaves)
+                if out is not _EAGER_NOW:
+                    entry.replays += 1
+                    return out
+                return fn(*args, **kwargs)
+            entry.status, entry.candidate, entry.plan = _RECORDING, None, None
+        if entry.status is _EAGER:
+            return fn(*args, **kwargs)
+        out, rec = record(fn, args, kwargs)
+        self._learn(entry, rec, leaves, out)
+        return out
+
+    # -- learning from a recording ---------------------------------------------------------------
+    def _learn(self, entry, rec, leaves, out) -> None:
+        if rec.reads:
+            what, file, line = rec.reads[0]
+            self._give_up(entry, f"it reads a traced value into Python ({what}) at "
+                          f"{file}:{line}", (file, line))
+            return
+        out_leaves: list = []
+        out_structure = flatten(out, out_leaves)
+        nodes = [x for x in out_leaves + leaves if isinstance(x, Tensor | Value)]
+        values = any(isinstance(x, Value) for x in nodes)
+        if values and any(isinstance(x, Tensor) for x in nodes):
+            self._give_up(entry, "it mixes Values and Tensors")
+            return
+        try:
+            plan = (ValuePlan if values else TensorPlan)(rec, leaves, out_leaves)
+        except Exception as e:  # pragma: no cover - a recording this module does not know
+            self._give_up(entry, f"its recording could not be planned ({type(e).__name__}: {e})")
+            return
+        plan.out_structure = out_structure
+        if entry.candidate is None:
+            entry.candidate = plan
+            return
+        if plan.fingerprint() != entry.candidate.fingerprint():
+            diff = entry.candidate.describe_difference(plan)
+            self._give_up(entry, f"its graph changed between the first two calls ({diff}): it "
+                          "reads traced data outside the library's ops (e.g. through .data), "
+                          "draws random numbers outside an op, or makes data inside")
+            return
+        entry.candidate = None
+        entry.plan = plan
+        entry.pool = _Pool(plan)
+        entry.status = _READY
+        roots = roots_of(self.fn) + [(lambda x=x: x, x) for x in leaves if _opaque(x)]
+        if plan.kind == "tensor":
+            captured = [t for _, t in plan.captured]
+            entry.checks = [(t, t.data.shape, t.data.dtype, t._rg) for t in captured]
+        else:
+            captured = [v for _, v in plan.captured]
+            entry.checks = []
+        entry.links = Links(roots, captured)
+
+    def _give_up(self, entry, reason, where=None) -> None:
+        entry.status = _EAGER
+        entry.reason = reason
+        entry.candidate = entry.plan = entry.pool = None
+        self._warn(reason + "; it runs eagerly", where)
+
+    def _warn(self, message, where=None) -> None:
+        code = getattr(getattr(self.fn, "__func__", self.fn), "__code__", None)
+        if where is None:
+            where = (code.co_filename, code.co_firstlineno) if code else ("<unknown>", 0)
+        warnings.warn_explicit(f"tm.jit({self.__name__}): {message}", JitWarning, *where)
+
+    # -- replaying --------------------------------------------------------------------------------
+    @staticmethod
+    def _guard(entry) -> bool:
+        """The captured parameters are the recorded ones, with the recorded shapes."""
+        for t, shape, dtype, rg in entry.checks:
+            d = t.data
+            if d.shape != shape or d.dtype != dtype or t._rg != rg:
+                return False
+        return entry.links.hold()
+
+    def _replay(self, entry, leaves):
+        plan = entry.plan
+        if plan.kind == "tensor":
+            return self._replay_tensor(entry, plan, leaves)
+        return self._replay_value(entry, plan, leaves)
+
+    def _replay_tensor(self, entry, plan, leaves):
+        pool = entry.pool
+        ctxs = pool.take()
+        draws = rng().bit_generator.state if plan.random else None
+        vals = plan.forward(leaves, ctxs)
+        kinds = plan.slots
+        ports = {}
+        if STATE.enabled and plan.ports and plan.inputs:
+            inputs = [_slot_node(kinds[s], leaves) for s in plan.inputs]
+            state = CallState(plan, pool, ctxs, vals, inputs, draws)
+            made = call_node(state, self.__name__, [vals[p] for p in plan.ports])
+            ports = dict(zip(plan.ports, made))
+        else:
+            _clear(ctxs)
+            pool.give_back(ctxs)
+        results = []
+        for o in plan.outputs:
+            if o[0] == "tensor":
+                s = o[1]
+                p = ports.get(s)
+                if p is None:
+                    kind = kinds[s][0]
+                    if kind in (_tp.ARG, _tp.CAPTURED):
+                        p = _slot_node(kinds[s], leaves)
+                    else:
+                        data = vals[s]
+                        if kind == _tp.CONST:
+                            data = data.copy()  # (the plan's own constant)
+                        p = Tensor._make(data, o[2])
+                results.append(p)
+            elif o[0] == "array":
+                results.append(o[1].copy())
+            else:
+                results.append(o[1])
+        return unflatten(plan.out_structure, iter(results))
+
+    def _replay_value(self, entry, plan, leaves):
+        pool = entry.pool
+        state = pool.take()
+        if not plan.forward(leaves, state):  # not finite: the eager engine decides
+            pool.give_back(state)
+            return _EAGER_NOW
+        values = plan.output_values(state)
+        inputs = [None] * plan.n_inputs
+        for j, i in plan.arg_inputs:
+            inputs[j] = leaves[i]
+        for j, v in plan.captured:
+            inputs[j] = v
+        if STATE.enabled and plan.ports:
+            made = call_node(CallState(plan, pool, state, None, inputs, None), self.__name__,
+                             values)
+        else:
+            made = [_plain_value(x) for x in values]
+            pool.give_back(state)
+        ports = dict(zip(plan.ports, made))
+        results = []
+        for o in plan.outputs:
+            if o[0] == "value":
+                p = o[1]
+                if p < plan.n_inputs:
+                    results.append(inputs[p])
+                elif p < plan.n_leaves:
+                    results.append(Value(float(plan.const_values[p - plan.n_inputs])))
+                else:
+                    results.append(ports[p])
+            else:
+                results.append(o[1])
+        return unflatten(plan.out_structure, iter(results))
+
+
+_EAGER_NOW = object()
+
+
+def _slot_node(slot, leaves):
+    kind, payload, _ = slot
+    return leaves[payload] if kind == _tp.ARG else payload
+
+
+def _plain_value(x) -> Value:
+    v = Value(x)
+    v._d0 = False  # (made as in no_grad: no graph)
+    return v
+
+
+def _clear(ctxs) -> None:
+    for ctx in ctxs:
+        if ctx is not None:
+            ctx.saved_tensors = ()
+            if ctx.__dict__:
+                ctx.__dict__.clear()
+
+
+def _opaque(x) -> bool:
+    return not isinstance(x, Tensor | Value | np.ndarray | bool | int | float | complex | str
+                          | bytes | type(None) | np.generic)
+
+
+def jit(fn=None, *, max_plans: int = MAX_PLANS):
+    """Record ``fn``'s plan on its first calls and replay it on later calls.
+
+    ``step = tm.jit(fn)`` (or ``@tm.jit``) has ``fn``'s signature. The first two
+    calls with a given signature run ``fn`` eagerly while recording its graph; if
+    both recordings agree, later calls with that signature *replay* the recorded
+    ops on the new data, and ``.backward()`` on the outputs replays the recorded
+    backward plan: outputs, gradients and ``BackwardStats`` are those of eager.
+
+    The signature: shapes, dtypes and ``requires_grad`` of the Tensor arguments,
+    the structure of the arguments (lists of Values and their lengths), the values
+    of plain-number arguments, the identity of other objects, the grad mode; and,
+    checked before each replay, the identity, shape and dtype of the parameters
+    ``fn`` captures (reached through ``self``, its closure or its globals) and the
+    ``train()``/``eval()`` mode of the Modules there. Captured parameters are read
+    at every replay, so optimizer updates take effect. A call with another
+    signature records another plan (at most ``max_plans``, then it runs eagerly).
+
+    Not replayed, detected: reading a traced value into Python (``float()``,
+    ``item()``, ``numpy()``, a backward pass inside ``fn``) marks the plan
+    unreplayable: ``fn`` keeps running eagerly, with one :class:`JitWarning` naming
+    the file and line. So does a graph that changed between the two recordings.
+    Random ops (``F.dropout``) draw anew at every replay from the global generator.
+
+    Python side effects inside ``fn`` (printing, appending to a list, changing an
+    attribute) happen only while it records, as in JAX and TinyJit.
+
+    >>> import tinygrad_memo as tm
+    >>> w = tm.Tensor([1.0, -2.0], requires_grad=True)
+    >>> loss_fn = tm.jit(lambda x: ((x * w).tanh() ** 2).sum())
+    >>> for _ in range(3):
+    ...     loss = loss_fn(tm.Tensor([0.5, 0.25]))
+    >>> _ = loss.backward()
+    >>> [(p.status, p.replays) for p in loss_fn.plans]
+    [('ready', 1)]
+    """
+    if fn is None:
+        return lambda f: Jit(f, max_plans)
+    return Jit(fn, max_plans)

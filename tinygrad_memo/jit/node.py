@@ -1,0 +1,310 @@
+"""A replayed call as one node of the outer graph.
+
+A replay hands back ordinary Tensors (or Values). Those that carry a gradient are
+*ports*: each has one input, the call node, which stands for the whole recorded
+subgraph. The engine's walk reaches the ports first (they are newer), each sends
+``(its number, its gradient)`` to the call node, whose slot collects them; when
+the call node's turn comes, its gradient is complete for every output at once,
+and its derivative rule is the recorded backward plan, run once. So a jitted
+model composes with eager code on either side, ``tm.grad`` and ``retain_graph``
+like any op.
+
+The ports' and the call node's ``_inputs`` are :class:`engine.Subgraph` tuples:
+through them the walk counts what the eager graph would have held (its nodes,
+edges and paths), so a replayed backward reports the same ``BackwardStats``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .. import engine
+from ..engine import Subgraph
+from ..grad_mode import enable_grad
+from ..tensor import Tensor
+from ..value import Value
+
+__all__ = ["CallState", "JitRecord", "call_node"]
+
+_new = object.__new__
+_next_seq = engine.next_seq
+
+
+class JitRecord:
+    """``grad_fn`` of a replayed output: the jitted function's ``name``, the call's
+    ``inputs`` that gradients flow to, and ``args`` (which output this is).
+
+    >>> import tinygrad_memo as tm
+    >>> step = tm.jit(lambda x: (x * x).sum())
+    >>> x = tm.Tensor([1.0, 2.0], requires_grad=True)
+    >>> _ = [step(x) for _ in range(2)]
+    >>> r = step(x).grad_fn
+    >>> r.name, r.inputs[0] is x, r.args
+    ('jit', True, {'fn': '<lambda>', 'output': 0})
+    """
+
+    __slots__ = ("fn_name", "state", "output")
+
+    def __init__(self, fn_name, state, output):
+        self.fn_name, self.state, self.output = fn_name, state, output
+
+    name = "jit"
+    released = False
+
+    @property
+    def inputs(self) -> tuple:
+        return tuple(self.state.inputs)
+
+    @property
+    def args(self) -> dict:
+        return {"fn": self.fn_name, "output": self.output}
+
+    def __repr__(self) -> str:
+        return f"<jit {self.fn_name} output={self.output}>"
+
+
+class CallState:
+    """What one replayed call holds until its backward has run (or its outputs died):
+    the plan, the arrays and contexts of this call, its inputs, and what the walk
+    told the ports."""
+
+    __slots__ = ("plan", "owner", "data", "vals", "inputs", "released", "reached", "port_paths",
+                 "unsent_ports", "unsent", "rng")
+
+    def __init__(self, plan, owner, data, vals, inputs, rng):
+        self.plan, self.owner, self.data, self.vals = plan, owner, data, vals
+        self.inputs = inputs
+        self.released = False
+        self.reached = 0
+        self.port_paths = [0] * len(plan.ports)
+        self.unsent_ports = 0
+        self.unsent = 0
+        self.rng = rng
+
+    def vjp(self, g, create_graph, release):
+        if self.released:
+            raise RuntimeError(f"jit: {engine.GRAPH_FREED}")
+        plan = self.plan
+        packages = g if type(g) is list else [g]
+        seeds: list = [None] * len(plan.ports)
+        for bit, gi in packages:
+            seeds[bit] = gi if seeds[bit] is None else seeds[bit] + gi
+        reached = self.reached or (1 << len(plan.ports)) - 1  # (naive_grad: every port)
+        if create_graph:
+            grads = self._graph_vjp(seeds)
+        elif plan.kind == "tensor":
+            grads, self.unsent = plan.backward(self.data, self.vals, seeds, reached, release)
+        else:
+            grads = plan.backward(self.data, seeds)
+            self.unsent = 0
+        if release:
+            self.finish()
+        return grads
+
+    def _graph_vjp(self, seeds):
+        """create_graph through a replay: the recorded calls are made again as graph
+        nodes on the call's inputs (with the random draws of the replay), and the
+        gradients are taken through them, so they can be differentiated again."""
+        from ..random import rng
+
+        plan = self.plan
+        bits = rng().bit_generator
+        saved = bits.state
+        if self.rng is not None:
+            bits.state = self.rng
+        try:
+            with enable_grad():
+                if plan.kind == "tensor":
+                    ts = plan.rebuild(dict(zip(plan.inputs, self.inputs)), self.vals)
+                    outs = [ts[p] for p in plan.ports]
+                else:
+                    outs = plan.rebuild(self.inputs)
+        finally:
+            bits.state = saved
+        pairs = [(o, s) for o, s in zip(outs, seeds) if s is not None]
+        roots = [o for o, _ in pairs]
+        w = engine.Walk(roots, [o._seed(s, True) for o, s in pairs], True, True)
+        wanted = {id(x): i for i, x in enumerate(self.inputs)}
+        grads: list = [None] * len(self.inputs)
+        with enable_grad():
+            for node, slot in w:
+                i = wanted.get(id(node))
+                if i is not None:
+                    grads[i] = slot.grad
+        return grads
+
+    def account(self, paths, sent):
+        """The counts of the eager graph this call stands for (see engine.Subgraph)."""
+        plan = self.plan
+        reached = self.reached or (1 << len(plan.ports)) - 1
+        nodes, edges = plan.counts(reached)
+        r = bin(reached).count("1")
+        m = len(self.inputs)
+        unsent = self.unsent if sent else edges
+        through = [0] * m
+        leaf_paths = 0
+        for bit, n in enumerate(self.port_paths):
+            if reached >> bit & 1:
+                ps, lp = plan.paths[bit]
+                leaf_paths += n * lp
+                for j in range(m):
+                    through[j] += n * ps[j]
+        walk_unsent = self.unsent_ports + (0 if sent else m)
+        self.reached = 0
+        self.unsent_ports = 0
+        self.port_paths = [0] * len(plan.ports)
+        return nodes - r - 1, edges - r - m, unsent - walk_unsent, leaf_paths, through
+
+    def port_account(self, bit, paths, sent):
+        """What the walk tells port ``bit``: it was reached, by ``paths`` paths."""
+        self.reached |= 1 << bit
+        self.port_paths[bit] = paths
+        if not sent:
+            self.unsent_ports += 1
+        return 0, 0, 0, 0, None
+
+    def finish(self):
+        """The call is over: its arrays go back to the plan for the next call."""
+        if not self.released:
+            self.released = True
+            self.owner.give_back(self.data)
+            self.data = self.vals = None
+
+
+
+
+def _add_packages(total, g):
+    """How (output, gradient) packages from the ports add up in the call node's slot."""
+    if type(total) is list:
+        total.append(g)
+        return total
+    return [total, g]
+
+
+class TensorCall(Tensor):
+    """The node of one replayed Tensor call (see the module docstring)."""
+
+    __slots__ = ("_state",)
+    _add_grads = staticmethod(_add_packages)
+
+    def _vjp(self, g, create_graph, release=False):
+        return self._state.vjp(g, create_graph, release)
+
+    def __del__(self):
+        self._state.finish()
+
+
+class TensorPort(Tensor):
+    """An output of a replayed Tensor call that gradients flow back from."""
+
+    __slots__ = ("_bit",)
+
+    def _vjp(self, g, create_graph, release=False):
+        return ((self._bit, g),)
+
+
+class ValueCall(Value):
+    """The node of one replayed Value call."""
+
+    __slots__ = ("_state", "_ins")
+    _retain = False
+    _add_grads = staticmethod(_add_packages)
+
+    @property
+    def _inputs(self):
+        return self._ins
+
+    @property
+    def grad_fn(self):
+        return None
+
+    def _vjp(self, g, create_graph, release=False):
+        return self._state.vjp(g, create_graph, release)
+
+    def __del__(self):
+        self._state.finish()
+
+
+class ValuePort(Value):
+    """An output of a replayed Value call that gradients flow back from."""
+
+    __slots__ = ("_ins", "_record", "_bit")
+
+    @property
+    def _inputs(self):
+        return self._ins
+
+    @property
+    def grad_fn(self):
+        return self._record
+
+    def _vjp(self, g, create_graph, release=False):
+        return ((self._bit, g),)
+
+
+class _JitOp:
+    """What ``Value._op`` shows for a replayed call's nodes."""
+
+    name = symbol = "jit"
+    arity = 0
+
+
+def call_node(state, fn_name: str, values: list) -> list:
+    """The call node of ``state`` and one port per port value (``values``: the ports'
+    data); returns the ports."""
+    plan = state.plan
+    ins = Subgraph(state.inputs, state.account)
+    ports = []
+    if plan.kind == "tensor":
+        c = _new(TensorCall)
+        c.data = _EMPTY
+        c._rg = True
+        c._ctx = JitRecord(fn_name, state, None)
+        _node(c, ins)
+        c._state = state
+        for bit, data in enumerate(values):
+            p = _new(TensorPort)
+            p.data = data
+            p._rg = True
+            p._ctx = JitRecord(fn_name, state, bit)
+            _node(p, Subgraph((c,), functools.partial(state.port_account, bit)))
+            p._bit = bit
+            ports.append(p)
+        return ports
+    c = _value(ValueCall, 0.0)
+    c._ins = ins
+    c._state = state
+    for bit, data in enumerate(values):
+        p = _value(ValuePort, data)
+        p._a = c  # (an interior Value: it keeps its gradient, as every interior Value)
+        p._ins = Subgraph((c,), functools.partial(state.port_account, bit))
+        p._bit = bit
+        p._record = JitRecord(fn_name, state, bit)
+        ports.append(p)
+    return ports
+
+
+_EMPTY = np.zeros(0)
+
+
+def _node(t, ins):
+    t.grad = None
+    t._inputs = ins
+    t._retain = False
+    t._seq = _next_seq()
+
+
+def _value(cls, data):
+    v = _new(cls)
+    v.data = data
+    v.grad = 0.0
+    v.label = ""
+    v._fn = _JitOp
+    v._a = v._b = v._aux = None
+    v._left = False
+    v._d0 = True
+    v._d1 = None
+    v._seq = _next_seq()
+    return v
