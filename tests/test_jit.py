@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_memo as tm
-from tinygrad_memo import Tensor, Value, nn
+from tinygrad_memo import Tensor, Value, nn, optim
 from tinygrad_memo.jit import JitWarning
 from tinygrad_memo.nn import functional as F
 
@@ -338,3 +338,50 @@ def test_jitted_method_and_nested_jit():
     assert [m(x).item() for _ in range(4)] == [want] * 4
     assert Model.forward.plans[0].replays == 2
     assert inner.plans == []  # called inside a recording: part of it
+
+
+def test_in_place_write_inside_is_detected():
+    def fn(x):
+        h = x * 2  # x needs no grad: h is a plain result
+        h += 1  # not an op: a replay would miss it
+        return h.sum()
+
+    step = tm.jit(fn)
+    with pytest.warns(JitWarning, match="in-place write"):
+        for v in (1.0, 2.0, 3.0):
+            assert step(Tensor([v])).item() == fn(Tensor([v])).item()
+
+
+def test_parameter_written_before_backward_raises_as_eager():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    step = tm.jit(lambda x: (x * w * w).sum())  # (w * w saves w; x * w alone would not)
+    w.grad = np.ones(2)
+    for _ in range(4):  # eager twice (recording), then replays: the same error
+        loss = step(Tensor([1.0, 1.0]))
+        opt.step()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            loss.backward()
+    assert step.plans[0].replays == 2
+
+
+def test_comparisons_are_replayed_and_their_truth_value_detected():
+    w = Tensor(np.array([1.0, -1.0, 0.5]), requires_grad=True)
+
+    def masked(x):  # a comparison feeding an op: recorded, recomputed at each replay
+        h = x * w
+        return tm.where(h > 0, h, h * 0.1).sum()
+
+    step = tm.jit(masked)
+    for x in ([1.0, 1.0, 1.0], [-1.0, -1.0, 2.0], [1.0, -3.0, -1.0], [-2.0, 2.0, 1.0]):
+        assert step(Tensor(x)).item() == masked(Tensor(x)).item()
+    assert step.plans[0].replays == 2
+
+    def branch(x):  # a comparison used in an if: its truth value read into Python
+        h = (x * w).sum()
+        return h * 2 if h > 0 else h * -3
+
+    step = tm.jit(branch)
+    with pytest.warns(JitWarning, match=r"bool\(\)\) at .*test_jit\.py:\d+"):
+        for x in ([1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]):
+            assert step(Tensor(x)).item() == branch(Tensor(x)).item()

@@ -56,6 +56,8 @@ def bump(t) -> None:
         vc = t._vc = [0]
     vc[0] += 1
     CLOCK[0] += 1
+    if STATE.recorder is not None:  # tm.jit cannot replay a write that no op records
+        STATE.recorder.read(t, "an in-place write")
 
 
 def share_counter(view, base) -> None:

@@ -435,6 +435,8 @@ class Tensor(InPlace, NumpyInterop):
         return int(self._one("int"))
 
     def _one(self, what: str):
+        if STATE.recorder is not None:  # tm.jit: a traced value read into Python
+            STATE.recorder.read(self, f"{what}()")
         d = self.data
         if d.size != 1:
             raise ValueError(
@@ -878,10 +880,13 @@ def _compare(ufunc, t, other, op: str) -> Tensor:
             return NotImplemented
         raise TypeError(f"Tensor {op}: cannot compare a Tensor with a {type(other).__name__}")
     try:
-        return Tensor._make(np.asarray(ufunc(t.data, other)), False)
+        node = Tensor._make(np.asarray(ufunc(t.data, other)), False)
     except ValueError:
         raise ValueError(f"Tensor {op}: shapes {t.shape} and {np.shape(other)} cannot be "
                          "broadcast together") from None
+    if STATE.recorder is not None:  # tm.jit replays a comparison as this ufunc call
+        STATE.recorder.op(node, ufunc, (t, other), {})
+    return node
 
 
 def _check_seed(out, g, op, arg):

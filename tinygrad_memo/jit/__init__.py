@@ -257,6 +257,9 @@ class Jit:
         if STATE.enabled and plan.ports and plan.inputs:
             inputs = [_slot_node(kinds[s], leaves) for s in plan.inputs]
             state = CallState(plan, pool, ctxs, vals, inputs, draws)
+            if plan.saved_inputs:
+                state.versions = [(t, t._version) for t in
+                                  (_slot_node(kinds[s], leaves) for s in plan.saved_inputs)]
             made = call_node(state, self.__name__, [vals[p] for p in plan.ports])
             ports = dict(zip(plan.ports, made))
         else:

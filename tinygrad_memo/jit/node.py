@@ -23,6 +23,7 @@ import numpy as np
 from .. import engine
 from ..engine import Subgraph
 from ..grad_mode import enable_grad
+from ..inplace import CLOCK
 from ..tensor import Tensor
 from ..value import Value
 
@@ -71,7 +72,7 @@ class CallState:
     told the ports."""
 
     __slots__ = ("plan", "owner", "data", "vals", "inputs", "released", "reached", "port_paths",
-                 "unsent_ports", "unsent", "rng")
+                 "unsent_ports", "unsent", "rng", "versions", "clock")
 
     def __init__(self, plan, owner, data, vals, inputs, rng):
         self.plan, self.owner, self.data, self.vals = plan, owner, data, vals
@@ -82,10 +83,14 @@ class CallState:
         self.unsent_ports = 0
         self.unsent = 0
         self.rng = rng
+        self.versions = None  # (tensor, version) of the saved inputs, if any was ever written
+        self.clock = CLOCK[0]
 
     def vjp(self, g, create_graph, release):
         if self.released:
             raise RuntimeError(f"jit: {engine.GRAPH_FREED}")
+        if self.versions and CLOCK[0] != self.clock:
+            _check_versions(self.versions)
         plan = self.plan
         packages = g if type(g) is list else [g]
         seeds: list = [None] * len(plan.ports)
@@ -175,6 +180,18 @@ class CallState:
 
 
 
+def _check_versions(versions) -> None:
+    for t, then in versions:
+        now = t._version
+        if now != then:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: a tensor of shape {tuple(t.shape)}, {t.dtype}, saved by a "
+                f"replayed tm.jit call, is at version {now}; expected version {then} instead. "
+                "Run backward before the in-place update (e.g. before opt.step())."
+            )
+
+
 def _add_packages(total, g):
     """How (output, gradient) packages from the ports add up in the call node's slot."""
     if type(total) is list:
@@ -258,18 +275,14 @@ def call_node(state, fn_name: str, values: list) -> list:
     ins = Subgraph(state.inputs, state.account)
     ports = []
     if plan.kind == "tensor":
-        c = _new(TensorCall)
-        c.data = _EMPTY
-        c._rg = True
+        c = TensorCall._make(_EMPTY, True)  # (every field of a Tensor, as Tensor makes them)
         c._ctx = JitRecord(fn_name, state, None)
-        _node(c, ins)
+        c._inputs = ins
         c._state = state
         for bit, data in enumerate(values):
-            p = _new(TensorPort)
-            p.data = data
-            p._rg = True
+            p = TensorPort._make(data, True)
             p._ctx = JitRecord(fn_name, state, bit)
-            _node(p, Subgraph((c,), functools.partial(state.port_account, bit)))
+            p._inputs = Subgraph((c,), functools.partial(state.port_account, bit))
             p._bit = bit
             ports.append(p)
         return ports
@@ -287,13 +300,6 @@ def call_node(state, fn_name: str, values: list) -> list:
 
 
 _EMPTY = np.zeros(0)
-
-
-def _node(t, ins):
-    t.grad = None
-    t._inputs = ins
-    t._retain = False
-    t._seq = _next_seq()
 
 
 def _value(cls, data):

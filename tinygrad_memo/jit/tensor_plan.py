@@ -38,8 +38,9 @@ _new = object.__new__
 
 # slot kinds
 ARG, ARRAY_ARG, CAPTURED, CONST, COMPUTED = range(5)
-# step kinds
-OP, CONVERT, BUILD = range(3)
+# step kinds: a Function's forward, Tensor(...) of a traced array, an argument holding
+# traced arrays, a plain function of arrays (a comparison's ufunc)
+OP, CONVERT, BUILD, CALL = range(4)
 
 
 class _Ref:
@@ -108,6 +109,7 @@ class TensorPlan:
         self._slot_of: dict = {}  # id(tensor) -> slot
         self._const_of: dict = {}  # id(constant) -> slot
         self._known: dict = {}  # id(array) -> tensor, or ("arg", i) for numpy arguments
+        self.saved_slots: set = set()  # slots some op saves for backward
         self._build(rec, arg_leaves, outputs)
         del self._slot_of, self._const_of, self._known
 
@@ -293,10 +295,10 @@ class TensorPlan:
 
     def _op(self, t, kind):
         _, fn, call_args, call_kwargs, needs = kind
-        step = self._step(OP)
+        step = self._step(OP if hasattr(fn, "forward") else CALL)
         step.fn = fn
         step.name = getattr(fn, "name", None) or fn.__name__
-        step.builtin = fn.builtin
+        step.builtin = getattr(fn, "builtin", True)
         step.nargs = len(call_args)
         step.tensor_args = tuple(isinstance(a, Tensor) for a in call_args)
         step.index = tuple(self._ref(a) for a in call_args)
@@ -312,6 +314,10 @@ class TensorPlan:
         step.template = any(type(v) is _Ref for v in kw.values())  # kwargs read from slots
         step.needs = tuple(needs)
         s = step.out = self._new_slot(COMPUTED, t, None, t._rg)
+        saved = t._ctx.saved_tensors if t._ctx is not None else ()
+        for p, a in enumerate(call_args):  # inputs whose arrays backward reads
+            if isinstance(a, Tensor) and any(x is a.data for x in saved):
+                self.saved_slots.add(step.index[p])
         if t._rg and t._ctx is not None:  # a node of the eager graph: the backward plan runs it
             step.routes = tuple(
                 (p, step.index[p], call_args[p].shape, call_args[p].dtype)
@@ -341,6 +347,8 @@ class TensorPlan:
         by_out = {step.out: step for step in self.grad_steps}
         kinds = [k for k, _, _ in self.slots]
         self.inputs = [s for s in sorted(used) if kinds[s] in (ARG, CAPTURED)]
+        # the call's tensors whose arrays its backward reads: their versions are checked
+        self.saved_inputs = [s for s in sorted(self.saved_slots) if kinds[s] in (ARG, CAPTURED)]
         leaves = [s for s in sorted(used) if s not in by_out and kinds[s] not in (ARG, CAPTURED)]
         self.ports = []  # output slots that are eager graph nodes, each once
         for kind, s, _ in self.outputs:
@@ -447,6 +455,8 @@ class TensorPlan:
                 vals[step.out] = raw
             elif kind == CONVERT:
                 vals[step.out] = np.array(vals[step.index[0]], dtype=step.dtype)
+            elif kind == CALL:
+                vals[step.out] = np.asarray(step.fn(*step.arguments(vals)))
             else:
                 vals[step.out] = _fill(step.template, vals)
             i += 1
