@@ -141,6 +141,29 @@ def test_pad_matches_torch(case, seed):
              np.random.default_rng(seed))
 
 
+@pytest.mark.parametrize("name", CONVS)
+@pytest.mark.parametrize("stride,dilation,padding,groups", [
+    (1, 1, 1, 1), (1, (1, 2), (2, 1), 1), (1, 2, 0, 2), ((1, 2), (2, 1), 1, 1), (2, 1, 1, 2),
+])
+def test_convolution_paths(name, stride, dilation, padding, groups):
+    """The kernels' special paths (stride 1: widened rows; windows that tile the input),
+    each always run, whatever hypothesis draws."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(3, 4, 7, 6))
+    w = rng.normal(size=(6, 4 // groups, 3, 2) if name == "conv2d" else (4, 6 // groups, 3, 2))
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    _compare(*_conv_fns(name, kw, None), [x, w], rng)
+
+
+@pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("shape,kernel,stride", [((2, 3, 8, 6), 2, None), ((2, 3, 9, 6), 2, None),
+                                                 ((2, 3, 8, 6), (2, 3), (2, 3)), ((2, 3, 8, 6), 2, 1)])
+def test_pool_paths(pool, shape, kernel, stride):
+    rng = np.random.default_rng(11)
+    _compare(lambda x: getattr(F, pool)(x, kernel, stride), lambda x: getattr(TF, pool)(x, kernel, stride),
+             [rng.normal(size=shape)], rng)
+
+
 @pytest.mark.filterwarnings("ignore:Using padding=.same.")
 @pytest.mark.parametrize("kernel,dilation", [((2, 4), 1), ((3, 2), (2, 1)), (1, 1)])
 def test_conv2d_padding_same_and_valid(kernel, dilation):

@@ -109,16 +109,22 @@ def windows(xp: np.ndarray, kernel: tuple, g: Geometry, out_hw: tuple) -> np.nda
 
 
 def scatter_windows(cols: np.ndarray, shape: tuple, g: Geometry) -> np.ndarray:
-    """The adjoint of :func:`windows`: ``cols`` of shape ``(N, C, kh, kw, OH, OW)`` added
-    into zeros of the padded ``shape`` (one strided slice-add per kernel element),
-    then the padding removed."""
-    _, _, kh, kw, oh, ow = cols.shape
+    """The adjoint of :func:`windows`: ``cols`` of shape ``(kh, kw, N, C, OH, OW)`` (tap
+    by tap) added into zeros of the padded ``shape``, one strided slice-add per kernel
+    element (or one transposed copy when the windows tile the input exactly), then the
+    padding removed."""
+    kh, kw, n, c, oh, ow = cols.shape
     (sh, sw), (dh, dw) = g.stride, g.dilation
-    buf = np.zeros(shape, dtype=cols.dtype)
-    for a in range(kh):
-        rows = slice(a * dh, a * dh + (oh - 1) * sh + 1, sh)
-        for b in range(kw):
-            buf[:, :, rows, b * dw : b * dw + (ow - 1) * sw + 1 : sw] += cols[:, :, a, b]
+    if (sh, sw) == (kh, kw) and (dh, dw) == (1, 1) and shape[2:] == (oh * kh, ow * kw):
+        buf = np.empty((n, c, oh, kh, ow, kw), dtype=cols.dtype)
+        buf[...] = cols.transpose(2, 3, 4, 0, 5, 1)
+        buf = buf.reshape(shape)
+    else:
+        buf = np.zeros(shape, dtype=cols.dtype)
+        for a in range(kh):
+            rows = slice(a * dh, a * dh + (oh - 1) * sh + 1, sh)
+            for b in range(kw):
+                buf[:, :, rows, b * dw : b * dw + (ow - 1) * sw + 1 : sw] += cols[a, b]
     (t, bo), (le, r) = g.padding
     return pad_array(buf, ((0, 0), (0, 0), (-t, -bo), (-le, -r)))
 
@@ -147,25 +153,32 @@ def conv_array(x: np.ndarray, w: np.ndarray, g: Geometry) -> np.ndarray:
 
 
 def conv_transpose_array(y: np.ndarray, w: np.ndarray, g: Geometry) -> np.ndarray:
-    """The transposed convolution kernel; ``g.padding`` is what it crops, per side.
+    """The transposed convolution kernel; ``g.padding`` is what it crops, per side: one
+    matrix product makes every tap's contribution, and they are added into place.
 
-    With stride 1 it is a convolution of ``y`` padded by ``d (k - 1)`` (less the crops)
-    with the flipped kernel, its in and out channels swapped; with a larger stride,
-    one matrix product makes every tap's contribution and :func:`scatter_windows`
-    adds them into place."""
+    With stride 1 the rows of ``y`` are first widened with zeros to the output's full
+    width, so that each tap's contribution is one contiguous run of the flattened
+    output (one long slice-add per tap); otherwise :func:`scatter_windows` adds them."""
     n, o, h, wd = y.shape
     _, cg, kh, kw = w.shape
-    groups = g.groups
-    if g.stride == (1, 1):
-        flipped = (w.reshape(groups, o // groups, cg, kh, kw).swapaxes(1, 2)
-                   .reshape(groups * cg, o // groups, kh, kw)[:, :, ::-1, ::-1])
-        full = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
-                     for (lo, hi), k, d in zip(g.padding, (kh, kw), g.dilation))
-        return conv_array(y, flipped, g._replace(padding=full))
-    wt = w.reshape(groups, o // groups, cg * kh * kw).swapaxes(1, 2)
-    cols = (wt @ y.reshape(n, groups, o // groups, h * wd)).reshape(n, cg * groups, kh, kw, h, wd)
+    groups, c = g.groups, cg * g.groups
+    (dh, dw) = g.dilation
     full = tuple(extent(m, k, s, d) for m, k, s, d in zip((h, wd), (kh, kw), g.stride, g.dilation))
-    return scatter_windows(cols, (n, cg * groups) + full, g)
+    wt = w.reshape(groups, o // groups, cg * kh * kw).swapaxes(1, 2)
+    if g.stride != (1, 1):
+        cols = (wt @ y.reshape(n, groups, o // groups, h * wd)).reshape(n, c, kh, kw, h, wd)
+        return scatter_windows(cols.transpose(2, 3, 0, 1, 4, 5), (n, c) + full, g)
+    fw = full[1]
+    wide = pad_array(y, ((0, 0), (0, 0), (0, 0), (0, fw - wd)))
+    cols = (wt @ wide.reshape(n, groups, o // groups, h * fw)).reshape(n, c, kh, kw, h * fw)
+    buf = np.zeros((n, c, full[0] * fw + (kw - 1) * dw), dtype=cols.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            start = a * dh * fw + b * dw
+            buf[:, :, start : start + h * fw] += cols[:, :, a, b]
+    buf = buf[:, :, : full[0] * fw].reshape((n, c) + full)
+    (t, bo), (le, r) = g.padding
+    return pad_array(buf, ((0, 0), (0, 0), (-t, -bo), (-le, -r)))
 
 
 def conv_weight_array(x: np.ndarray, y: np.ndarray, kernel: tuple, g: Geometry) -> np.ndarray:

@@ -40,24 +40,35 @@ def pool_geometry(op: str, x, kernel_size, stride, padding) -> tuple:
     return Geometry(s, ((p[0], p[0]), (p[1], p[1])), (1, 1)), kernel, out_hw
 
 
-def _taps(x, kernel, g, out_hw, fill=0.0):
-    """The windows of ``x`` padded with ``fill``, as ``(N, C, kh, kw, OH, OW)``."""
+def _taps(x, kernel, g, out_hw, fill=0.0) -> list:
+    """The taps of the windows of ``x`` padded with ``fill``: for each kernel element
+    (row-major), the strided (N, C, OH, OW) view of what it sees. A pool is a loop over
+    the kh * kw taps, each an elementwise numpy op (no reduction over strided axes)."""
     xp = pad_array(x, ((0, 0), (0, 0)) + g.padding, fill)
-    return windows(xp, kernel, g, out_hw).transpose(0, 1, 4, 5, 2, 3)
+    win = windows(xp, kernel, g, out_hw)
+    return [win[:, :, :, :, a, b] for a in range(kernel[0]) for b in range(kernel[1])]
 
 
 def window_sum_array(x, weight, kernel, g, out_hw):
+    """Each window's taps times ``weight`` (a number, or (kh * kw, N, C, OH, OW)), summed."""
     taps = _taps(x, kernel, g, out_hw)
     if np.ndim(weight) == 0:
-        return taps.sum(axis=(2, 3)) * weight
-    return np.einsum("nchwij,nchwij->ncij", taps, weight)
+        out = taps[0].copy()
+        for t in taps[1:]:
+            out += t
+        out *= weight
+        return out
+    out = taps[0] * weight[0]
+    for t, w in zip(taps[1:], weight[1:]):
+        out += t * w
+    return out
 
 
 def window_scatter_array(gy, weight, kernel, g, in_hw):
+    """Each entry of ``gy`` times the weights of its window's taps, added into the window."""
     n, c, oh, ow = gy.shape
-    cols = gy[:, :, None, None] * weight
-    if cols.ndim != 6 or cols.shape[2:4] != kernel:
-        cols = np.broadcast_to(cols, (n, c) + kernel + (oh, ow))
+    cols = gy * weight
+    cols = np.broadcast_to(cols, (kernel[0] * kernel[1],) + gy.shape).reshape(kernel + gy.shape)
     padded = tuple(m + lo + hi for m, (lo, hi) in zip(in_hw, g.padding))
     return scatter_windows(cols, (n, c) + padded, g)
 
@@ -95,7 +106,7 @@ class _Gathering(Function):
 
 class WindowSum(_Gathering, name="window_sum"):
     """Each window of ``x`` (zero padding), its taps times ``weight`` (a number, or one
-    weight per tap of shape (N, C, kh, kw, OH, OW)), summed: the derivative of
+    weight per tap, of shape (kh * kw, N, C, OH, OW)), summed: the derivative of
     :class:`WindowScatter`."""
 
     @staticmethod
@@ -138,12 +149,13 @@ class MaxPool2d(_Gathering, name="max_pool2d"):
         g, kernel, out_hw = pool_geometry("max_pool2d", x, kernel_size, stride, padding)
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         taps = _taps(x, kernel, g, out_hw, fill)
-        out = taps.max(axis=(2, 3))
-        hit = taps == out[:, :, None, None]
-        count = hit.sum(axis=(2, 3), keepdims=True, dtype=np.int32)
+        stacked = np.stack(taps)  # (kh * kw, N, C, OH, OW)
+        out = stacked.max(axis=0)
+        hit = stacked == out
+        count = hit.sum(axis=0, dtype=np.int32)
         if not count.all():  # a window holding nan: its gradient goes to the nan
-            hit |= np.isnan(taps)
-            count = hit.sum(axis=(2, 3), keepdims=True, dtype=np.int32)
+            hit |= np.isnan(stacked)
+            count = hit.sum(axis=0, dtype=np.int32)
         weight = hit.astype(x.dtype if x.dtype.kind == "f" else np.float64)
         if (count > 1).any():
             weight /= count
