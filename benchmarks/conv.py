@@ -12,8 +12,11 @@ Two workloads (float32):
 Both libraries start from the same weights and data, and their outputs and
 gradients are checked to agree before anything is timed. Each implementation is
 timed in its own block (PyTorch last: its OpenMP threads keep spinning for a
-while after its ops). Prints the median time per step and the ratio to PyTorch;
-PyTorch runs with its default number of threads, numpy with its BLAS's.
+while after its ops). Prints the median time per step and the ratio to PyTorch,
+and the best times and their ratio (on a shared machine the best is what
+preemption leaves alone). PyTorch runs with its default number of threads, numpy
+with its BLAS's; on a busy machine the threads fight: compare single-threaded with
+``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1``.
 
     python benchmarks/conv.py [--repeats N] [--quick] [--which conv,cnn]
 """
@@ -138,15 +141,16 @@ def check_agreement(ours, theirs) -> None:
         np.testing.assert_allclose(g, tg, rtol=1e-3, atol=1e-5 * np.abs(tg).max())
 
 
-def time_steps(model, repeats) -> float:
-    for _ in range(3):  # warm-up
+def time_steps(model, repeats) -> tuple:
+    """(median, best) seconds per step, after a warm-up."""
+    for _ in range(3):
         model.step()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         model.step()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def cases(which):
@@ -181,11 +185,14 @@ def main(argv=None):
     rows = run(args.which.split(","), 3 if args.quick else args.repeats)
     print("outputs and gradients agree with PyTorch (checked before timing)"
           if all(t is not None for _, _, t in rows) else "PyTorch is not installed: ours only")
-    print(f"{'case':<20} {'memo ms':>9} {'torch ms':>9} {'memo/torch':>11}")
-    for name, t_ours, t_torch in rows:
-        torch_ms = f"{t_torch * 1e3:9.2f}" if t_torch else f"{'n/a':>9}"
-        ratio = f"{t_ours / t_torch:10.2f}x" if t_torch else f"{'n/a':>11}"
-        print(f"{name:<20} {t_ours * 1e3:9.2f} {torch_ms} {ratio}")
+    print(f"{'case':<20} {'memo ms':>9} {'torch ms':>9} {'memo/torch':>11} {'best: memo/torch':>17}")
+    for name, (t_ours, b_ours), torch_times in rows:
+        if torch_times is None:
+            print(f"{name:<20} {t_ours * 1e3:9.2f} {'n/a':>9} {'n/a':>11} {'n/a':>17}")
+            continue
+        t_torch, b_torch = torch_times
+        print(f"{name:<20} {t_ours * 1e3:9.2f} {t_torch * 1e3:9.2f} {t_ours / t_torch:10.2f}x "
+              f"{b_ours * 1e3:6.2f} / {b_torch * 1e3:5.2f} = {b_ours / b_torch:4.2f}x")
 
 
 if __name__ == "__main__":
