@@ -155,6 +155,22 @@ def test_convolution_paths(name, stride, dilation, padding, groups):
     _compare(*_conv_fns(name, kw, None), [x, w], rng)
 
 
+@pytest.mark.parametrize("name", CONVS)
+@pytest.mark.parametrize("chunk_bytes", [1, 3000])
+def test_batches_in_chunks(name, chunk_bytes, monkeypatch):
+    """A batch whose columns exceed CHUNK_BYTES is done in chunks (here one or a few
+    images at a time): the same results, forward and all gradients."""
+    from tinygrad_memo.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(5, 4, 7, 6))
+    w = rng.normal(size=(6, 2, 3, 2) if name == "conv2d" else (4, 3, 3, 2))
+    for stride in (1, 2):
+        kw = dict(stride=stride, padding=1, groups=2)
+        _compare(*_conv_fns(name, kw, None), [x, w], rng)
+
+
 @pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
 @pytest.mark.parametrize("shape,kernel,stride", [((2, 3, 8, 6), 2, None), ((2, 3, 9, 6), 2, None),
                                                  ((2, 3, 8, 6), (2, 3), (2, 3)), ((2, 3, 8, 6), 2, 1)])

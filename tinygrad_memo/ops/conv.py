@@ -142,11 +142,37 @@ def _out_hw(x_shape, kernel, g) -> tuple:
                  in zip(x_shape[2:], g.padding, kernel, g.stride, g.dilation))
 
 
+#: A batch is processed in chunks of images whose columns (the copied windows) take
+#: about this many bytes, so that they are still in cache when the product reads them.
+CHUNK_BYTES = 1 << 20
+
+
+def _by_chunks(f, arrays: tuple, per_image: int, add: bool = False):
+    """``f(*arrays)``, computed on chunks of the batch (the first axis of each array) of
+    at most :data:`CHUNK_BYTES` of columns; the results joined (or summed, ``add``)."""
+    n = arrays[0].shape[0]
+    k = max(1, CHUNK_BYTES // max(per_image, 1))
+    if k >= n:
+        return f(*arrays)
+    parts = [f(*(a[i : i + k] for a in arrays)) for i in range(0, n, k)]
+    if not add:
+        return np.concatenate(parts)
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
+
+
 def conv_array(x: np.ndarray, w: np.ndarray, g: Geometry) -> np.ndarray:
     """The convolution kernel (cross-correlation, as in PyTorch), without bias."""
+    out_hw = _out_hw(x.shape, w.shape[2:], g)
+    per_image = x.shape[1] * w.shape[2] * w.shape[3] * out_hw[0] * out_hw[1] * x.itemsize
+    return _by_chunks(lambda x: _conv_chunk(x, w, g, out_hw), (x,), per_image)
+
+
+def _conv_chunk(x, w, g, out_hw):
     n = x.shape[0]
     o, cg, kh, kw = w.shape
-    out_hw = _out_hw(x.shape, (kh, kw), g)
     cols = _columns(x, (kh, kw), g, out_hw)
     out = w.reshape(g.groups, o // g.groups, cg * kh * kw) @ cols  # (N, G, O/G, OH*OW)
     return out.reshape(n, o, *out_hw)
@@ -159,6 +185,11 @@ def conv_transpose_array(y: np.ndarray, w: np.ndarray, g: Geometry) -> np.ndarra
     With stride 1 the rows of ``y`` are first widened with zeros to the output's full
     width, so that each tap's contribution is one contiguous run of the flattened
     output (one long slice-add per tap); otherwise :func:`scatter_windows` adds them."""
+    per_image = w[0].size * g.groups * y.shape[2] * y.shape[3] * y.itemsize
+    return _by_chunks(lambda y: _conv_transpose_chunk(y, w, g), (y,), per_image)
+
+
+def _conv_transpose_chunk(y, w, g):
     n, o, h, wd = y.shape
     _, cg, kh, kw = w.shape
     groups, c = g.groups, cg * g.groups
@@ -183,6 +214,11 @@ def conv_transpose_array(y: np.ndarray, w: np.ndarray, g: Geometry) -> np.ndarra
 
 def conv_weight_array(x: np.ndarray, y: np.ndarray, kernel: tuple, g: Geometry) -> np.ndarray:
     """The weight-gradient kernel: ``sum over n, i, j of windows(x) * y``, shape (O, C/G, kh, kw)."""
+    per_image = x.shape[1] * kernel[0] * kernel[1] * y.shape[2] * y.shape[3] * x.itemsize
+    return _by_chunks(lambda x, y: _conv_weight_chunk(x, y, kernel, g), (x, y), per_image, add=True)
+
+
+def _conv_weight_chunk(x, y, kernel, g):
     n, c = x.shape[:2]
     o = y.shape[1]
     cols = _columns(x, kernel, g, y.shape[2:])
