@@ -396,6 +396,50 @@ OPS = [
     _extremum("minimum"),
 ]
 
+def _torch_f(name):
+    def f(x, *args, **kw):
+        import torch.nn.functional as TF
+
+        return getattr(TF, name)(x, *args, **kw)
+    return f
+
+
+def _op(name, fn, tfn, domain="any"):
+    """An op given as two functions of one input (with its arguments bound)."""
+    return Op(name, unary(name, name, domain=domain).draw, fn, tfn)
+
+
+#: the elementwise ops of issue 12 (their Value methods come from the same registry)
+ELEMENTWISE12 = [
+    unary("sin", "sin"),
+    unary("cos", "cos"),
+    unary("square", "square"),
+    unary("log1p", "log1p", domain="small"),
+    unary("tan", "tan", domain="small"),
+    unary("reciprocal", "reciprocal", domain="offzero"),
+    unary("rsqrt", "rsqrt", domain="pos"),
+    unary("expm1", "expm1"),
+    unary("log2", "log2", domain="pos"),
+    unary("log10", "log10", domain="pos"),
+    unary("exp2", "exp2"),
+    unary("sign", "sign"),
+    unary("floor", "floor"),
+    unary("ceil", "ceil"),
+    _op("clip", lambda x: x.clip(-0.5, 0.7), lambda x: x.clamp(-0.5, 0.7)),
+    _op("clip_hi", lambda x: x.clip(hi=0.3), lambda x: x.clamp(max=0.3)),
+    _op("clip_lo", lambda x: x.clip(-0.2), lambda x: x.clamp(min=-0.2)),
+    _op("hardtanh", lambda x: x.hardtanh(), _torch_f("hardtanh")),
+    _op("hardtanh_args", lambda x: x.hardtanh(-0.3, max_val=1.1),
+        lambda x: _torch_f("hardtanh")(x, -0.3, max_val=1.1)),
+    _op("relu6", lambda x: (x * 4).relu6(), lambda x: _torch_f("relu6")(x * 4)),
+    _op("elu", lambda x: x.elu(), _torch_f("elu")),
+    _op("elu_alpha", lambda x: x.elu(alpha=0.7), lambda x: _torch_f("elu")(x, alpha=0.7)),
+    _op("hardswish", lambda x: (x * 2).hardswish(), lambda x: _torch_f("hardswish")(x * 2)),
+    _op("mish", lambda x: (x * 2).mish(), lambda x: _torch_f("mish")(x * 2)),
+    _op("softsign", lambda x: x.softsign(), _torch_f("softsign")),
+]
+OPS += ELEMENTWISE12
+
 OP_IDS = [o.name for o in OPS]
 
 

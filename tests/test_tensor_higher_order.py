@@ -34,6 +34,8 @@ def hvp_torch(op, arrays, kw, w, vs):
     loss = _loss(op.tfn(*xs, **kw), torch.tensor(w))
     grads = torch.autograd.grad(loss, xs, create_graph=True)
     dot = sum((g * torch.tensor(v)).sum() for g, v in zip(grads, vs))
+    if not dot.requires_grad:  # a gradient that is constant (floor, sign): no second order
+        return [g.detach().numpy() for g in grads], [np.zeros(a.shape) for a in arrays]
     hv = torch.autograd.grad(dot, xs, allow_unused=True, materialize_grads=True)
     return [g.detach().numpy() for g in grads], [h.numpy() for h in hv]
 

@@ -18,10 +18,14 @@ from .jit import jit
 from .random import manual_seed
 from .report import saved_tensors_report
 from .serialization import load, save
+from .spelling import FUNCTIONS as _TORCH_FUNCTIONS
+from .spelling import missing_attribute as _missing_attribute
+from .spelling import torch_hints as _torch_hints
 from .tensor import Tensor
 from .value import Value
 
 
+@_torch_hints
 def concatenate(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis.
 
@@ -35,6 +39,7 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     return _ops.Concatenate.apply(*_tensors(tensors, "concatenate"), axis=axis)
 
 
+@_torch_hints
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis.
 
@@ -102,3 +107,8 @@ __all__ = ["Function", "Tensor", "Value", "concatenate", "detect_anomaly", "grad
            "is_grad_enabled", "jit", "load", "manual_seed", "maximum", "minimum", "no_grad", "save",
            "saved_tensors_report", "stack", "viz", "where"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # a name this module lacks: the error names the spelling to use for PyTorch's (tm.cat)
+    raise _missing_attribute(f"module {__name__!r}", name, _TORCH_FUNCTIONS)

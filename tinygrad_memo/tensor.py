@@ -26,6 +26,8 @@ from .ops import reduce as _reduce
 from .ops import shape as _shape_ops
 from .ops.elementary import ARRAYS
 from .ops.shape import sum_to
+from .spelling import add_torch_hints
+from .tensor_methods import TensorMethods
 
 __all__ = ["Tensor"]
 
@@ -40,7 +42,7 @@ def _default_dtype(data) -> np.dtype | None:
     return np.float32 if np.asarray(data).dtype.kind == "f" else None
 
 
-class Tensor(InPlace, NumpyInterop):
+class Tensor(InPlace, NumpyInterop, TensorMethods):
     """An n-dimensional array that records how it was computed.
 
     ``dtype`` defaults to float32 for Python numbers and lists (numpy arrays keep
@@ -939,8 +941,14 @@ def _index(index):
 
 
 def _unary_method(op, name: str):
-    def method(self):
-        return op.apply(self)
+    if op.params:  # an op with parameters (clip(lo, hi)): passed by name
+        bind, names = op.bind, tuple(op.params)
+
+        def method(self, *args, **kwargs):
+            return op.apply(self, **dict(zip(names, bind(args, kwargs))))
+    else:
+        def method(self):
+            return op.apply(self)
     method.__name__ = name
     method.__qualname__ = f"Tensor.{name}"
     method.__doc__ = op.__doc__
@@ -956,5 +964,6 @@ for _op in ELEMENTWISE.values():
 Tensor.__neg__ = _unary_method(ELEMENTWISE["neg"], "__neg__")
 Tensor.__abs__ = _unary_method(ELEMENTWISE["abs"], "__abs__")
 del _op
+add_torch_hints(Tensor)  # sum(dim=1) names axis=; the methods of TensorMethods have theirs
 
 function.set_node_type(Tensor, Tensor._apply)

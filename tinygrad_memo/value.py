@@ -121,6 +121,8 @@ class Value:
         aux = self._aux
         if aux is None:
             return Call(fn, self._inputs, {})
+        if fn.arity == 1:  # an op with parameters
+            return Call(fn, (self._a,), dict(zip(fn.params, aux)))
         return Call(fn, (self._a,), {"a" if self._left else "b": aux})
 
     @property
@@ -206,6 +208,8 @@ class Value:
             if aux is None:
                 d = op.d
                 return (g * (d if type(d) is float else d(a, self, NODES)),)
+            if op.arity == 1:  # an op with parameters (kept in _aux)
+                return (g * op.derivative(a, self, NODES, *aux),)
             if self._left:
                 return (g * _local(op.db, aux, a, self),)
             return (g * _local(op.da, a, aux, self),)
@@ -378,6 +382,40 @@ def _unary_method(op, name: str):
     return method
 
 
+def _unary_method_with_params(op, name: str):
+    """The Value method of a unary op with parameters (``clip(lo, hi)``): they are
+    bound by name and kept in ``_aux``."""
+    scalar, bind, derivative = op.scalar, op.bind, op.derivative
+
+    def method(self, *args, **kwargs):
+        p = bind(args, kwargs)
+        xd = self.data
+        try:
+            data = scalar(xd, *p)
+        except (ValueError, ZeroDivisionError, OverflowError) as e:
+            raise _fail(op, e) from None
+        v = _new(Value)
+        v.data = data
+        v.grad = 0.0
+        v.label = ""
+        v._fn = op
+        v._aux = p
+        v._seq = _next_seq()
+        v._b = v._d1 = None
+        if STATE.enabled:
+            v._a = self
+            v._d0 = float(derivative(xd, data, FLOATS, *p))
+        else:
+            v._a = None
+            v._d0 = False
+        return v
+
+    method.__name__ = name
+    method.__qualname__ = f"Value.{name}"
+    method.__doc__ = op.__doc__
+    return method
+
+
 # the operators and the binary methods, one per binary elementwise op of the registry
 _OPERATORS = {"add": "add", "sub": "sub", "mul": "mul", "div": "truediv", "pow": "pow"}
 for _op in ELEMENTWISE.values():
@@ -392,15 +430,16 @@ for _op in ELEMENTWISE.values():
 for _op in ELEMENTWISE.values():
     if issubclass(_op, Unary):
         _name = {"neg": "__neg__", "abs": "__abs__"}.get(_op.name, _op.name)
-        setattr(Value, _name, _unary_method(_op, _name))
-del _op, _name, _dunder
+        _make = _unary_method_with_params if _op.params else _unary_method
+        setattr(Value, _name, _make(_op, _name))
+del _op, _name, _dunder, _make
 
 
 def _call(op, inputs: list, args: dict) -> Value:
     """Call the scalar op ``op`` on Value ``inputs`` with its constant ``args``
     (``{"a": c}`` or ``{"b": c}``): how a graph is re-executed from its records."""
     if op.arity == 1:
-        return _METHODS[op.name](inputs[0])
+        return _METHODS[op.name](inputs[0], **args)
     method = _METHODS[op.name]
     if "a" in args:
         return _REFLECTED[op.name](inputs[0], args["a"])

@@ -434,3 +434,65 @@ def _check_signs(y):
     if y.size and not np.isin(y, (-1, 1)).all():
         bad = np.unique(y[~np.isin(y, (-1, 1))])[:5].tolist()
         raise ValueError(f"hinge_loss: labels must be -1 or +1, got {bad}")
+
+
+# -- more activations (issue 12): each one registry op, also a Tensor and a Value method -------
+def _node(x):
+    return x if isinstance(x, Tensor | Value) else Tensor(x)
+
+
+def elu(x, alpha: float = 1.0):
+    """``x`` for x > 0, ``alpha * (exp(x) - 1)`` otherwise (PyTorch's ``elu``).
+
+    >>> elu(Tensor([-1.0, 2.0])).numpy()
+    array([-0.63212055,  2.        ], dtype=float32)
+    """
+    return _node(x).elu(alpha)
+
+
+def relu6(x):
+    """``min(max(x, 0), 6)``.
+
+    >>> relu6(Tensor([-1.0, 7.0])).numpy()
+    array([0., 6.], dtype=float32)
+    """
+    return _node(x).relu6()
+
+
+def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0):
+    """``x`` limited to ``[min_val, max_val]`` (gradient 0 on the bounds, as PyTorch).
+
+    >>> hardtanh(Tensor([-2.0, 0.5])).numpy()
+    array([-1. ,  0.5], dtype=float32)
+    """
+    return _node(x).hardtanh(min_val, max_val)
+
+
+def hardswish(x):
+    """``x * relu6(x + 3) / 6``.
+
+    >>> hardswish(Tensor([3.0])).numpy()
+    array([3.], dtype=float32)
+    """
+    return _node(x).hardswish()
+
+
+def mish(x):
+    """``x * tanh(softplus(x))``.
+
+    >>> mish(Tensor([0.0])).numpy()
+    array([0.], dtype=float32)
+    """
+    return _node(x).mish()
+
+
+def softsign(x):
+    """``x / (1 + |x|)``.
+
+    >>> softsign(Tensor([1.0])).numpy()
+    array([0.5], dtype=float32)
+    """
+    return _node(x).softsign()
+
+
+__all__ += ["elu", "hardswish", "hardtanh", "mish", "relu6", "softsign"]

@@ -1,7 +1,9 @@
 """The registry of built-in ops: each op defined once, forward and derivative side by side.
 
 ``elementwise``: + - * / ** maximum minimum neg abs exp log log1p sqrt square tanh
-sigmoid relu sin cos (each also with its float forward, for the Value engine), where;
+sigmoid relu sin cos tan reciprocal rsqrt expm1 log2 log10 exp2 sign floor ceil clip
+hardtanh relu6 elu hardswish mish softsign (each also with its float forward, for
+the Value engine), where;
 ``reduce``: sum mean max min softmax log_softmax; ``shape``: reshape transpose expand
 getitem index_add concatenate stack clone (and ``sum_to``, the one place where
 broadcasting is undone); ``linalg``: matmul, linear (x @ W.T + b as one op);

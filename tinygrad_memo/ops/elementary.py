@@ -12,8 +12,8 @@ on three kinds of data:
   rule then records a differentiable graph. Constants (plain numbers or arrays
   mixed into a rule) are passed to the data namespace of the node kind.
 
-Conditions (``fn.where``) and masks (``fn.step``, ``fn.sign``) are computed on
-the data, never differentiated: they are constants of the derivative.
+Conditions (``fn.where``) and masks (``fn.step``, ``fn.sign``, ``fn.mask``) are
+computed on the data, never differentiated: they are constants of the derivative.
 """
 
 from __future__ import annotations
@@ -92,6 +92,19 @@ class _Floats:
         """-1, 0 or 1 (the derivative of abs, 0 at the kink); nan stays nan."""
         return 1.0 if x > 0 else -1.0 if x < 0 else (0.0 if x == 0 else _nan)
 
+    @staticmethod
+    def sigmoid(x):
+        """1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: no overflow either way."""
+        if x >= 0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+
+    @staticmethod
+    def mask(like, cond):
+        """1.0 where the (data) condition holds, else 0.0 (a piecewise derivative)."""
+        return 1.0 if cond else 0.0
+
 
 class _Arrays:
     """Elementary functions on numpy arrays (numpy's nan/inf semantics)."""
@@ -129,6 +142,18 @@ class _Arrays:
     step = staticmethod(functools.partial(np.less, 0))
 
     sign = staticmethod(np.sign)
+
+    @staticmethod
+    def sigmoid(x):
+        if isinstance(x, float | int):
+            return _Floats.sigmoid(x)
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1, e) / (1 + e)
+
+    @staticmethod
+    def mask(like, cond):
+        """The condition as a boolean mask (it keeps the other operand's dtype)."""
+        return cond
 
 
 def _is_node(x) -> bool:
@@ -191,6 +216,14 @@ class _Nodes:
 
     step = staticmethod(_masked("step"))
     sign = staticmethod(_masked("sign"))
+    sigmoid = staticmethod(_lift("sigmoid", _Floats.sigmoid, _Arrays.sigmoid))
+
+    @staticmethod
+    def mask(like, cond):
+        """The condition as a constant of ``like``'s kind (1.0/0.0 for a Value)."""
+        if _is_node(like):
+            return like._constant(like._fns.mask(like.data, cond))
+        return _Floats.mask(like, cond) if isinstance(like, float | int) else cond
 
 
 FLOATS = _Floats()

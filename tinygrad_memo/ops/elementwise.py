@@ -18,6 +18,13 @@ An elementwise op is a class holding, side by side:
 ``domain`` is where tests draw inputs and ``kinks`` are the points they keep away
 from; ``symbol`` is how pictures and ``Value._op`` show the op.
 
+A unary op may take parameters (``clip(lo, hi)``, ``elu(alpha)``): ``params``
+maps their names to defaults (:data:`REQUIRED` for none), and ``scalar``,
+``array`` and ``d`` take them after their usual arguments
+(``d(x, out, fn, lo, hi)``). Tests call such an op with ``example_args``, and its
+``kinks`` are those at the example arguments. Ops without parameters keep the
+Value engine's fast path (no argument handling at all).
+
 Inputs broadcast as in numpy; a gradient may come back in the broadcast shape,
 and the Tensor node sums it to each input's shape (ops/shape.sum_to).
 """
@@ -32,9 +39,13 @@ import operator
 import numpy as np
 
 from ..function import Function
-from .elementary import ARRAYS, NODES
+from ..spelling import unexpected_keyword
+from .elementary import ARRAYS, FLOATS, NODES
 
-__all__ = ["Binary", "ELEMENTWISE", "Elementwise", "Unary"]
+__all__ = ["Binary", "ELEMENTWISE", "Elementwise", "REQUIRED", "Unary"]
+
+#: the default of a parameter that must be given
+REQUIRED = inspect.Parameter.empty
 
 _nan, _inf = math.nan, math.inf
 
@@ -101,18 +112,58 @@ class Elementwise(Function):
 
 
 class Unary(Elementwise):
-    """An elementwise op of one input: ``scalar``, ``array`` and ``d(x, out, fn)``."""
+    """An elementwise op of one input: ``scalar``, ``array`` and ``d(x, out, fn)``
+    (with the op's ``params`` after those, if it has any)."""
 
     arity = 1
     scalar = None
     array = None
     d = None
     _saves = (False, False)
+    #: parameter name -> default (REQUIRED if none), e.g. {"alpha": 1.0}
+    params: dict = {}
+    #: the arguments tests call the op with (its ``kinks`` are those at these)
+    example_args: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.d is not None:
             cls._saves = _uses(cls.d, 2)
+        if cls.params and "forward" not in cls.__dict__:
+            cls.forward = classmethod(_forward_with_params(cls.params))
+            cls.backward = classmethod(_backward_with_params)
+
+    @classmethod
+    def bind(cls, args: tuple, kwargs: dict) -> tuple:
+        """The op's parameters from a call's arguments, defaults filled in, in
+        ``params`` order (a TypeError naming the op for a wrong call)."""
+        names = cls.params
+        if len(args) > len(names):
+            raise TypeError(f"{cls.name}() takes {len(names)} argument(s) "
+                            f"({', '.join(names)}), got {len(args)}")
+        vals = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise unexpected_keyword(cls.name, k, names)
+            if k in vals:
+                raise TypeError(f"{cls.name}() got multiple values for argument {k!r}")
+            vals[k] = v
+        out = []
+        for k, default in names.items():
+            v = vals.get(k, default)
+            if v is REQUIRED:
+                raise TypeError(f"{cls.name}() missing required argument {k!r}")
+            out.append(v)
+        out = tuple(out)
+        cls.check(*out)
+        return out
+
+    @classmethod
+    def check(cls, *params) -> None:
+        """Refuse bad parameters (a ValueError or TypeError naming the op)."""
+        for k, v in zip(cls.params, params):
+            if not isinstance(v, int | float | np.integer | np.floating) or isinstance(v, bool):
+                raise TypeError(f"{cls.name}: {k} must be a number, got {v!r}")
 
     @classmethod
     def forward(cls, ctx, x):
@@ -131,10 +182,38 @@ class Unary(Elementwise):
         return g * d(x, out, ARRAYS if type(g) is np.ndarray else NODES)
 
     @classmethod
-    def derivative(cls, x, out, fn):
+    def derivative(cls, x, out, fn, *params):
         """The local derivative at ``x`` (with result ``out``) in namespace ``fn``."""
         d = cls.d
-        return d if type(d) is float else d(x, out, fn)
+        return d if type(d) is float else d(x, out, fn, *params)
+
+
+def _forward_with_params(params: dict):
+    """Unary.forward for an op with parameters: they are bound by name (records show
+    them by name) and kept in ``ctx.params`` for the derivative."""
+    def forward(cls, ctx, x, *args, **kwargs):
+        p = cls.bind(args, kwargs)
+        out = _array(cls.array(x, *p))
+        ctx.params = p
+        sx, so = cls._saves
+        if sx or so:
+            ctx.saved_tensors = (x if sx else None, out if so else None)
+        return out
+
+    P = inspect.Parameter
+    forward.__signature__ = inspect.Signature(
+        [P("cls", P.POSITIONAL_ONLY), P("ctx", P.POSITIONAL_OR_KEYWORD),
+         P("x", P.POSITIONAL_OR_KEYWORD)]
+        + [P(k, P.POSITIONAL_OR_KEYWORD, default=v) for k, v in params.items()])
+    return forward
+
+
+def _backward_with_params(cls, ctx, g):
+    d = cls.d
+    if type(d) is float:
+        return _times(g, d)
+    x, out = ctx.saved_tensors
+    return g * d(x, out, ARRAYS if type(g) is np.ndarray else NODES, *ctx.params)
 
 
 class Binary(Elementwise):
@@ -242,19 +321,6 @@ def _finite(f):
             raise ValueError(f"input must be finite, got {x}")
         return f(x)
     return g
-
-
-def _sigmoid(x):
-    """1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: no overflow either way."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-def _sigmoid_array(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1, e) / (1 + e)
 
 
 def _weight(ad, bd, wins):
@@ -485,7 +551,7 @@ class Sigmoid(Unary, name="sigmoid"):
     >>> tm.Value(0.0).sigmoid().data, tm.Tensor([0.0]).sigmoid().numpy()
     (0.5, array([0.5], dtype=float32))
     """
-    scalar, array = _sigmoid, _sigmoid_array
+    scalar, array = FLOATS.sigmoid, ARRAYS.sigmoid
     domain = (-5.0, 5.0)
 
     @staticmethod
@@ -538,10 +604,390 @@ class Cos(Unary, name="cos"):
         return -fn.sin(x)
 
 
+# -- more elementwise ops (issue 12) -------------------------------------------------------------
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+
+def _positive(f, what="positive"):
+    def g(x):
+        if not x > 0:
+            raise ValueError(f"input must be {what}, got {x}")
+        return f(x)
+    return g
+
+
+def _reciprocal(x):
+    if x == 0:
+        raise ZeroDivisionError("division by zero (1 / 0)")
+    return 1.0 / x
+
+
+def _exp2(x):
+    try:
+        return 2.0 ** x
+    except OverflowError:
+        return _inf
+
+
+def _expm1(x):
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return _inf
+
+
+def _tan(x):
+    if not math.isfinite(x):
+        raise ValueError(f"input must be finite, got {x}")
+    return math.tan(x)
+
+
+def _within(xd, lo, hi, closed: bool):
+    """lo <= x <= hi (``closed``) or lo < x < hi, on the data; None is no bound."""
+    inside = True
+    if lo is not None:
+        inside = (xd >= lo) if closed else (xd > lo)
+    if hi is not None:
+        inside = inside & ((xd <= hi) if closed else (xd < hi))
+    return inside
+
+
+class Tan(Unary, name="tan"):
+    """Tangent.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(0.0).tan().data, tm.Tensor([0.0]).tan().numpy()
+    (0.0, array([0.], dtype=float32))
+    """
+    ufunc = np.tan
+    scalar, array = _tan, np.tan
+    domain = (-1.2, 1.2)
+
+    @staticmethod
+    def d(_x, out, _fn):
+        return 1.0 + out * out
+
+
+class Reciprocal(Unary, name="reciprocal"):
+    """1 / x (the Value engine refuses 0).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(4.0).reciprocal().data, tm.Tensor([2.0]).reciprocal().numpy()
+    (0.25, array([0.5], dtype=float32))
+    """
+    ufunc = np.reciprocal
+    scalar, array = _reciprocal, (lambda x: 1.0 / x)
+    domain = (0.5, 3.0)
+
+    @staticmethod
+    def d(_x, out, _fn):
+        return -out * out
+
+
+class Rsqrt(Unary, name="rsqrt"):
+    """1 / sqrt(x) (Value: raises for inputs <= 0).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(4.0).rsqrt().data, tm.Tensor([4.0]).rsqrt().numpy()
+    (0.5, array([0.5], dtype=float32))
+    """
+    scalar, array = _positive(lambda x: 1.0 / math.sqrt(x)), (lambda x: 1.0 / np.sqrt(x))
+    domain = (0.5, 3.0)
+
+    @staticmethod
+    def d(_x, out, _fn):
+        return -0.5 * out * out * out
+
+
+class Expm1(Unary, name="expm1"):
+    """e ** x - 1, accurate for small x.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(0.0).expm1().data, tm.Tensor([0.0]).expm1().numpy()
+    (0.0, array([0.], dtype=float32))
+    """
+    ufunc = np.expm1
+    scalar, array = _expm1, np.expm1
+
+    @staticmethod
+    def d(_x, out, _fn):
+        return out + 1.0
+
+
+class Log2(Unary, name="log2"):
+    """Base-2 logarithm (Value: raises for inputs <= 0).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(8.0).log2().data, tm.Tensor([4.0]).log2().numpy()
+    (3.0, array([2.], dtype=float32))
+    """
+    ufunc = np.log2
+    scalar, array = _positive(math.log2), np.log2
+    domain = (0.1, 4.0)
+
+    @staticmethod
+    def d(x, _out, fn):
+        return fn.recip(x * _LN2)
+
+
+class Log10(Unary, name="log10"):
+    """Base-10 logarithm (Value: raises for inputs <= 0).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(100.0).log10().data, tm.Tensor([10.0]).log10().numpy()
+    (2.0, array([1.], dtype=float32))
+    """
+    ufunc = np.log10
+    scalar, array = _positive(math.log10), np.log10
+    domain = (0.1, 4.0)
+
+    @staticmethod
+    def d(x, _out, fn):
+        return fn.recip(x * _LN10)
+
+
+class Exp2(Unary, name="exp2"):
+    """2 ** x (overflows to inf).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(3.0).exp2().data, tm.Tensor([2.0]).exp2().numpy()
+    (8.0, array([4.], dtype=float32))
+    """
+    ufunc = np.exp2
+    scalar, array = _exp2, np.exp2
+
+    @staticmethod
+    def d(_x, out, _fn):
+        return out * _LN2
+
+
+class Sign(Unary, name="sign"):
+    """-1, 0 or 1; its gradient is zero.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(-2.0).sign().data, tm.Tensor([-2.0, 0.0, 3.0]).sign().numpy()
+    (-1.0, array([-1.,  0.,  1.], dtype=float32))
+    """
+    ufunc = np.sign
+    scalar, array = FLOATS.sign, np.sign
+    kinks = (0.0,)
+    d = 0.0
+
+
+_INTEGERS = tuple(float(k) for k in range(-3, 4))
+
+
+class Floor(Unary, name="floor"):
+    """The largest integer <= x (as a float); its gradient is zero.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(-1.5).floor().data, tm.Tensor([1.5]).floor().numpy()
+    (-2.0, array([1.], dtype=float32))
+    """
+    ufunc = np.floor
+    scalar, array = (lambda x: float(math.floor(x))), np.floor
+    kinks = _INTEGERS
+    d = 0.0
+
+
+class Ceil(Unary, name="ceil"):
+    """The smallest integer >= x (as a float); its gradient is zero.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(-1.5).ceil().data, tm.Tensor([1.5]).ceil().numpy()
+    (-1.0, array([2.], dtype=float32))
+    """
+    ufunc = np.ceil
+    scalar, array = (lambda x: float(math.ceil(x))), np.ceil
+    kinks = _INTEGERS
+    d = 0.0
+
+
+class Clip(Unary, name="clip"):
+    """x limited to [lo, hi] (either bound may be None), numpy's ``clip`` and
+    PyTorch's ``clamp``: gradient 1 inside, 0 outside and 1 on a bound (PyTorch's
+    choice); with lo > hi every element is hi.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(3.0).clip(0.0, 1.0).data, tm.Tensor([-1.0, 0.5, 2.0]).clip(0, 1).numpy()
+    (1.0, array([0. , 0.5, 1. ], dtype=float32))
+    """
+    params = {"lo": None, "hi": None}
+    example_args = (-1.0, 1.5)
+    kinks = (-1.0, 1.5)
+
+    @staticmethod
+    def scalar(x, lo, hi):
+        if lo is not None and x < lo:
+            x = float(lo)
+        if hi is not None and x > hi:
+            x = float(hi)
+        return x
+
+    @staticmethod
+    def array(x, lo, hi):
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def d(x, _out, fn, lo, hi):
+        return fn.mask(x, _within(fn.data(x), lo, hi, closed=True))
+
+    @classmethod
+    def check(cls, lo, hi):
+        if lo is None and hi is None:
+            raise ValueError("clip: give at least one of lo and hi")
+        for k, v in (("lo", lo), ("hi", hi)):
+            if v is not None and (isinstance(v, bool) or
+                                  not isinstance(v, int | float | np.integer | np.floating)):
+                raise TypeError(f"clip: {k} must be a number or None, got {v!r}")
+
+
+class Hardtanh(Unary, name="hardtanh"):
+    """x limited to [min_val, max_val] (PyTorch's ``hardtanh``): gradient 1 strictly
+    inside, 0 elsewhere (on the bounds too, as PyTorch).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(3.0).hardtanh().data, tm.Tensor([-2.0, 0.5]).hardtanh().numpy()
+    (1.0, array([-1. ,  0.5], dtype=float32))
+    """
+    params = {"min_val": -1.0, "max_val": 1.0}
+    example_args = (-1.5, 0.5)
+    kinks = (-1.5, 0.5)
+
+    @staticmethod
+    def scalar(x, lo, hi):
+        return float(lo) if x < lo else float(hi) if x > hi else x
+
+    @staticmethod
+    def array(x, lo, hi):
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def d(x, _out, fn, lo, hi):
+        return fn.mask(x, _within(fn.data(x), lo, hi, closed=False))
+
+    @classmethod
+    def check(cls, lo, hi):
+        Unary.check.__func__(cls, lo, hi)
+        if lo > hi:
+            raise ValueError(f"hardtanh: min_val ({lo}) cannot be greater than max_val ({hi})")
+
+
+class Relu6(Unary, name="relu6"):
+    """min(max(x, 0), 6); gradient 0 at both kinks (PyTorch's convention).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(7.0).relu6().data, tm.Tensor([-1.0, 3.0, 8.0]).relu6().numpy()
+    (6.0, array([0., 3., 6.], dtype=float32))
+    """
+    scalar = staticmethod(lambda x: 0.0 if x < 0 else 6.0 if x > 6 else x)
+    array = staticmethod(lambda x: np.clip(x, 0, 6))
+    domain = (-3.0, 9.0)
+    kinks = (0.0, 6.0)
+
+    @staticmethod
+    def d(x, _out, fn):
+        return fn.mask(x, _within(fn.data(x), 0.0, 6.0, closed=False))
+
+
+class Elu(Unary, name="elu"):
+    """x for x > 0, alpha * (e ** x - 1) otherwise (PyTorch's ``elu``; its
+    derivative at 0 is alpha, as PyTorch's).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(2.0).elu().data, tm.Tensor([0.0, 1.0]).elu(alpha=0.5).numpy()
+    (2.0, array([0., 1.], dtype=float32))
+    """
+    params = {"alpha": 1.0}
+    example_args = (0.7,)
+    kinks = (0.0,)
+
+    @staticmethod
+    def scalar(x, alpha):
+        return x if x > 0 else alpha * math.expm1(x)
+
+    @staticmethod
+    def array(x, alpha):
+        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+    @staticmethod
+    def d(x, out, fn, alpha):
+        return fn.where(fn.data(x) > 0, 1.0, out + alpha)
+
+
+class Hardswish(Unary, name="hardswish"):
+    """x * relu6(x + 3) / 6 (PyTorch's ``hardswish``; gradient 0 at x = -3 and 1
+    at x = 3, as PyTorch's).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(3.0).hardswish().data, tm.Tensor([-1.5, 1.0]).hardswish().numpy()
+    (3.0, array([-0.375    ,  0.6666667], dtype=float32))
+    """
+    scalar = staticmethod(lambda x: 0.0 if x <= -3 else x if x >= 3 else x * (x + 3.0) / 6.0)
+    array = staticmethod(lambda x: x * np.clip(x + 3, 0, 6) / 6)
+    domain = (-5.0, 5.0)
+    kinks = (-3.0, 3.0)
+
+    @staticmethod
+    def d(x, _out, fn):
+        xd = fn.data(x)
+        middle = fn.mask(x, _within(xd, -3.0, 3.0, closed=False))
+        return middle * (x * (1.0 / 3.0) + 0.5) + fn.mask(x, xd >= 3.0)
+
+
+def _mish(x, p, q):
+    """x tanh(softplus(x)) from p = sigmoid(x), q = sigmoid(-x):
+    tanh(softplus(x)) = (1 - q^2) / (1 + q^2) = p (1 + q) / (1 + q^2), no cancellation."""
+    return x * p * (1.0 + q) / (1.0 + q * q)
+
+
+class Mish(Unary, name="mish"):
+    """x * tanh(softplus(x)) (PyTorch's ``mish``), stable for any magnitude.
+
+    >>> import tinygrad_memo as tm
+    >>> round(tm.Value(1.0).mish().data, 4), tm.Tensor([0.0]).mish().numpy()
+    (0.8651, array([0.], dtype=float32))
+    """
+    domain = (-4.0, 4.0)
+
+    @staticmethod
+    def scalar(x):
+        return _mish(x, FLOATS.sigmoid(x), FLOATS.sigmoid(-x))
+
+    @staticmethod
+    def array(x):
+        return _mish(x, ARRAYS.sigmoid(x), ARRAYS.sigmoid(-x))
+
+    @staticmethod
+    def d(x, _out, fn):
+        # tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2), with 1 - tanh(sp)^2 = 4 q^2 / (1 + q^2)^2
+        p, q = fn.sigmoid(x), fn.sigmoid(-x)
+        r = 1.0 + q * q
+        return p * (1.0 + q) / r + x * p * 4.0 * q * q / (r * r)
+
+
+class Softsign(Unary, name="softsign"):
+    """x / (1 + |x|) (PyTorch's ``softsign``).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(1.0).softsign().data, tm.Tensor([-3.0]).softsign().numpy()
+    (0.5, array([-0.75], dtype=float32))
+    """
+    scalar = staticmethod(lambda x: x / (1.0 + abs(x)))
+    array = staticmethod(lambda x: x / (1 + np.abs(x)))
+    kinks = (0.0,)  # the second derivative jumps there
+
+    @staticmethod
+    def d(x, _out, _fn):
+        return (1.0 + abs(x)) ** -2
+
+
 #: every elementwise op, by name, in definition order
 ELEMENTWISE = {c.name: c for c in (
     Add, Sub, Mul, Div, Pow, Maximum, Minimum,
     Neg, Abs, Exp, Log, Log1p, Sqrt, Square, Tanh, Sigmoid, Relu, Sin, Cos,
+    Tan, Reciprocal, Rsqrt, Expm1, Log2, Log10, Exp2, Sign, Floor, Ceil, Clip,
+    Hardtanh, Relu6, Elu, Hardswish, Mish, Softsign,
 )}
 
 
