@@ -440,6 +440,270 @@ ELEMENTWISE12 = [
 ]
 OPS += ELEMENTWISE12
 
+
+# -- reductions, scans and shape ops of issue 12 ---------------------------------------------
+def _torch():
+    import torch
+
+    return torch
+
+
+def _axis_arg(d, ndim, allow_none=True, allow_tuple=True):
+    """None, an int (maybe negative) or a non-empty tuple of axes."""
+    choices = [st.integers(-ndim, ndim - 1)] if ndim else []
+    if allow_none or not ndim:
+        choices.append(st.none())
+    if allow_tuple and ndim:
+        choices.append(hnp.valid_tuple_axes(ndim, min_size=1))
+    return d(st.one_of(*choices))
+
+
+def _count(shape, axis):
+    axes = range(len(shape)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+    return int(np.prod([shape[a] for a in axes]))
+
+
+def _moments(name):
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes)
+        axis = _axis_arg(d, len(shape))
+        n = _count(shape, axis)
+        ddof = d(st.sampled_from([0, 1] if n >= 3 else [0]))
+        if name == "std" and n < 2:  # std's gradient at a zero std is nan (as PyTorch's)
+            shape, axis = shape + (2,), None
+        return [values(rng, shape)], {"axis": axis, "keepdims": d(st.booleans()), "ddof": ddof}
+
+    def fn(x, axis, keepdims, ddof):
+        return getattr(x, name)(axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def tfn(x, axis, keepdims, ddof):
+        return getattr(_torch(), name)(x, dim=torch_axes(axis, x.ndim), keepdim=keepdims,
+                                       correction=ddof)
+
+    return Op(name, draw, fn, tfn)
+
+
+def _prod():
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes)
+        x = values(rng, shape)
+        zeros = d(st.integers(0, 2))
+        x.reshape(-1)[rng.integers(0, x.size, zeros)] = 0.0  # 0, 1 or 2 zeros
+        return [x], {"axis": _axis_arg(d, len(shape)), "keepdims": d(st.booleans())}
+
+    def tfn(x, axis, keepdims):
+        if x.ndim == 0:
+            return x * 1
+        for a in sorted((a % x.ndim for a in torch_axes(axis, x.ndim)), reverse=True):
+            x = x.prod(dim=a, keepdim=keepdims)
+        return x
+
+    return Op("prod", draw, lambda x, axis, keepdims: x.prod(axis=axis, keepdims=keepdims), tfn)
+
+
+def _logsumexp():
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes)
+        return [np.asarray(values(rng, shape) * 3)], {"axis": _axis_arg(d, len(shape)),
+                                           "keepdims": d(st.booleans())}
+
+    def tfn(x, axis, keepdims):
+        return _torch().logsumexp(x, dim=torch_axes(axis, x.ndim), keepdim=keepdims)
+
+    return Op("logsumexp", draw, lambda x, axis, keepdims: x.logsumexp(axis, keepdims), tfn)
+
+
+def _with_axis(name, fn, tfn, axis_kw=None, shape_st=shapes, **axis_opts):
+    """An op of one tensor and an axis argument drawn by _axis_arg."""
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shape_st)
+        return [values(rng, shape)], {"axis": _axis_arg(d, len(shape), **axis_opts)}
+
+    return Op(name, draw, fn, tfn)
+
+
+def _cumsum_torch(x, axis):
+    if axis is None:
+        return x.reshape(-1).cumsum(0)
+    return x.cumsum(axis)
+
+
+def _unsqueeze():
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes)
+        return [values(rng, shape)], {"axis": d(st.integers(-len(shape) - 1, len(shape)))}
+
+    return Op("unsqueeze", draw, lambda x, axis: x.unsqueeze(axis),
+              lambda x, axis: x.unsqueeze(axis))
+
+
+def _squeeze():
+    def draw(d):
+        rng = rng_of(d)
+        shape = list(d(shapes1))
+        for i in d(st.lists(st.integers(0, len(shape) - 1), max_size=2)):
+            shape[i] = 1
+        ones = [i for i, n in enumerate(shape) if n == 1]
+        axis = d(st.sampled_from([None] + ones + [i - len(shape) for i in ones]))
+        return [values(rng, tuple(shape))], {"axis": axis}
+
+    def tfn(x, axis):
+        return x.squeeze() if axis is None else x.squeeze(axis)
+
+    return Op("squeeze", draw, lambda x, axis: x.squeeze(axis), tfn)
+
+
+def _repeat():
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes1)
+        axis = d(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
+        n = int(np.prod(shape)) if axis is None else shape[axis]
+        reps = d(st.one_of(st.integers(0, 3), st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+        return [values(rng, shape)], {"repeats": reps, "axis": axis}
+
+    def tfn(x, repeats, axis):
+        r = repeats if isinstance(repeats, int) else _torch().tensor(repeats)
+        return _torch().repeat_interleave(x, r, dim=axis)
+
+    return Op("repeat", draw, lambda x, repeats, axis: x.repeat(repeats, axis=axis), tfn)
+
+
+def _tile():
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes)
+        reps = tuple(d(st.lists(st.integers(1, 3), min_size=1, max_size=len(shape) + 1)))
+        return [values(rng, shape)], {"reps": reps}
+
+    def tfn(x, reps):
+        return x.repeat(*((1,) * (x.ndim - len(reps)) + reps))
+
+    return Op("tile", draw, lambda x, reps: x.tile(*reps), tfn)
+
+
+def _roll():
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes1)
+        axis = d(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1),
+                           hnp.valid_tuple_axes(len(shape), min_size=1)))
+        if isinstance(axis, tuple):
+            shift = tuple(d(st.integers(-5, 5)) for _ in axis)
+        else:
+            shift = d(st.integers(-5, 5))
+        return [values(rng, shape)], {"shift": shift, "axis": axis}
+
+    def tfn(x, shift, axis):
+        return _torch().roll(x, shift, axis)
+
+    return Op("roll", draw, lambda x, shift, axis: x.roll(shift, axis), tfn)
+
+
+def _parts(name):
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes1)
+        axis = d(st.integers(-len(shape), len(shape) - 1))
+        n = shape[axis]
+        if name == "chunk":
+            arg = d(st.integers(1, n + 1))
+        elif d(st.booleans()):
+            arg = d(st.sampled_from([k for k in range(1, n + 1) if n % k == 0]))
+        else:
+            arg = sorted(d(st.lists(st.integers(0, n), max_size=3)))
+        return [values(rng, shape)], {"arg": arg, "axis": axis}
+
+    def fn(x, arg, axis):
+        parts = getattr(x, name)(arg, axis=axis)
+        return tm.concatenate([p * (i + 1.0) for i, p in enumerate(parts)], axis=axis)
+
+    def tfn(x, arg, axis):
+        torch = _torch()
+        if name == "chunk":
+            parts = torch.chunk(x, arg, dim=axis)
+        elif isinstance(arg, int):
+            parts = torch.split(x, x.shape[axis] // arg, dim=axis)
+        else:
+            bounds = [0, *arg, x.shape[axis]]
+            parts = torch.split(x, [max(0, b - a) for a, b in zip(bounds, bounds[1:])], dim=axis)
+        return torch.cat([p * (i + 1.0) for i, p in enumerate(parts)], dim=axis)
+
+    return Op(name, draw, fn, tfn)
+
+
+shapes2 = tms.shapes(min_dims=2, max_dims=4, max_side=4)
+
+
+def _triangle(name):
+    def draw(d):
+        rng = rng_of(d)
+        return [values(rng, d(shapes2))], {"k": d(st.integers(-3, 3))}
+
+    return Op(name, draw, lambda x, k: getattr(x, name)(k),
+              lambda x, k: getattr(_torch(), name)(x, diagonal=k))
+
+
+def _diagonal(name):
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes2)
+        a1, a2 = d(st.permutations(range(len(shape))))[:2]
+        a1 -= len(shape) * d(st.integers(0, 1))
+        return [values(rng, shape)], {"offset": d(st.integers(-2, 2)), "axis1": a1, "axis2": a2}
+
+    def tfn(x, offset, axis1, axis2):
+        out = _torch().diagonal(x, offset, axis1, axis2)
+        return out.sum(-1) if name == "trace" else out
+
+    return Op(name, draw, lambda x, **kw: getattr(x, name)(**kw), tfn)
+
+
+def _gather():
+    def draw(d):
+        rng = rng_of(d)
+        shape = d(shapes1)
+        axis = d(st.integers(-len(shape), len(shape) - 1))
+        ishape = tuple(d(st.integers(1, 4)) if i == axis % len(shape) else d(st.integers(1, s))
+                       for i, s in enumerate(shape))
+        index = rng.integers(0, shape[axis], ishape)
+        return [values(rng, shape)], {"axis": axis, "index": index}
+
+    return Op("gather", draw, lambda x, axis, index: x.gather(axis, index),
+              lambda x, axis, index: _torch().gather(x, axis, _torch().as_tensor(index)))
+
+
+#: the reductions, scans and shape ops of issue 12
+SHAPE12 = [
+    _moments("var"),
+    _moments("std"),
+    _prod(),
+    _logsumexp(),
+    _with_axis("cumsum", lambda x, axis: x.cumsum(axis), _cumsum_torch, allow_tuple=False),
+    _unsqueeze(),
+    _squeeze(),
+    Op("permute", _transpose().draw, lambda x, axes: x.permute(*axes),
+       lambda x, axes: x.permute(axes)),
+    _with_axis("flip", lambda x, axis: x.flip(axis),
+               lambda x, axis: _torch().flip(x, torch_axes(axis, x.ndim))),
+    _repeat(),
+    _tile(),
+    _roll(),
+    _parts("split"),
+    _parts("chunk"),
+    _triangle("tril"),
+    _triangle("triu"),
+    _diagonal("diagonal"),
+    _diagonal("trace"),
+    _gather(),
+]
+OPS += SHAPE12
+
 OP_IDS = [o.name for o in OPS]
 
 
