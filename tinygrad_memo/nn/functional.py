@@ -495,4 +495,51 @@ def softsign(x):
     return _node(x).softsign()
 
 
-__all__ += ["elu", "hardswish", "hardtanh", "mish", "relu6", "softsign"]
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale=None):
+    """PyTorch's ``scaled_dot_product_attention``: ``softmax(q k^T * scale + bias) v``
+    over the last two axes (``(..., L, E)``, ``(..., S, E)``, ``(..., S, Ev)`` ->
+    ``(..., L, Ev)``). ``scale`` defaults to ``1 / sqrt(E)``; a boolean ``attn_mask``
+    says which keys each query may attend to (True: it may), a float one is added
+    to the scores; ``is_causal`` lets query i attend to keys j <= i. ``dropout_p``
+    drops attention weights (from the global generator, ``tm.manual_seed``), as
+    PyTorch's does whatever the module's mode. A composite of registry ops
+    (matmul, where, softmax), so every gradient, also of second order, is theirs.
+
+    >>> import numpy as np
+    >>> q = k = v = Tensor(np.eye(2)[None])
+    >>> scaled_dot_product_attention(q, k, v, is_causal=True).numpy()[0, 0]
+    array([1., 0.])
+    """
+    q, k, v = _t(query), _t(key), _t(value)
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise ValueError(f"scaled_dot_product_attention: query, key and value need at least 2 "
+                         f"dimensions (..., L, E), got {q.shape}, {k.shape}, {v.shape}")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"scaled_dot_product_attention: shapes query {q.shape}, key {k.shape}, "
+                         f"value {v.shape} do not fit (..., L, E), (..., S, E), (..., S, Ev)")
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
+    L, S = q.shape[-2], k.shape[-2]
+    s = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scores = (q @ k.swapaxes(-1, -2)) * s
+    if is_causal:
+        attn_mask = np.tri(L, S, 0, dtype=bool)
+    if attn_mask is not None:
+        m = attn_mask
+        if (m.data if isinstance(m, Tensor) else np.asarray(m)).dtype == bool:
+            scores = Where.apply(_arr(m), scores, -np.inf)
+        else:
+            scores = scores + m
+    weights = scores.softmax(axis=-1)
+    if dropout_p:
+        if not 0.0 <= dropout_p < 1.0:
+            raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), "
+                             f"got {dropout_p}")
+        keep = _random.rng().random(weights.shape) >= dropout_p
+        weights = weights * (keep / (1.0 - dropout_p)).astype(weights.dtype)
+    return weights @ v
+
+
+__all__ += ["elu", "hardswish", "hardtanh", "mish", "relu6", "scaled_dot_product_attention",
+            "softsign"]

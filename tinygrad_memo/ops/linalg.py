@@ -97,3 +97,114 @@ class Linear(Function, name="linear"):
             if nb:
                 gb = g2.sum(axis=0)
         return gx, gw, gb
+
+
+# -- einsum (issue 12): its gradient is an einsum too ----------------------------------------------
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _parse_einsum(subscripts: str, shapes: list) -> tuple:
+    """(input subscripts, output subscript, letter -> size) with '...' spelled out in
+    letters and the implicit output made explicit (numpy's rules)."""
+    s = subscripts.replace(" ", "")
+    lhs, arrow, out = s.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise ValueError(f"einsum: {subscripts!r} names {len(ins)} operands, got {len(shapes)}")
+    free = [c for c in _LETTERS if c not in s]
+    n_ell = max((len(sh) - (len(t) - 3) for t, sh in zip(ins, shapes) if "..." in t), default=0)
+    ell = "".join(free[:n_ell])
+    spelled = []
+    for t, sh in zip(ins, shapes):
+        if "..." in t:
+            k = len(sh) - (len(t) - 3)
+            if k < 0:
+                raise ValueError(f"einsum: operand of shape {sh} has fewer axes than {t!r}")
+            t = t.replace("...", ell[n_ell - k:])
+        if len(t) != len(sh) or not all(c in _LETTERS for c in t):
+            raise ValueError(f"einsum: subscript {t!r} does not fit an operand of shape {sh}")
+        spelled.append(t)
+    if arrow:
+        out = out.replace("...", ell)
+    else:
+        counts = {c: "".join(spelled).count(c) for c in "".join(spelled)}
+        out = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    sizes: dict = {}
+    for t, sh in zip(spelled, shapes):
+        for c, n in zip(t, sh):
+            if sizes.get(c, 1) not in (1, n) and n != 1:
+                raise ValueError(f"einsum: size {n} of {c!r} in an operand of shape {sh} does "
+                                 f"not match {sizes[c]} ({subscripts!r})")
+            sizes[c] = max(sizes.get(c, 1), n)
+    if any(c not in sizes for c in out):
+        raise ValueError(f"einsum: output subscript {out!r} names a letter no operand has")
+    return spelled, out, sizes
+
+
+def einsum(subscripts: str, *operands):
+    """np.einsum on arrays, the Einsum op on nodes (used by its own derivative)."""
+    if all(isinstance(o, np.ndarray | np.generic) for o in operands):
+        return np.einsum(subscripts, *operands, optimize=True)
+    return Einsum.apply(*operands, subscripts=subscripts)
+
+
+def _einsum_grad(i, spelled, out, sizes, g, operands, dtype):
+    """The gradient for operand ``i``: an einsum of g with the other operands. A letter
+    only operand i has is brought back by a vector of ones; a letter repeated in its
+    subscript (a diagonal) by an identity matrix."""
+    target = list(spelled[i])
+    free = iter(c for c in _LETTERS if c not in sizes)
+    extra_subs, extra = [], []
+    seen = set()
+    for j, c in enumerate(target):
+        if c in seen:  # a repeated letter: a new one, tied to it by an identity matrix
+            new = next(free)
+            target[j] = new
+            extra_subs.append(c + new)
+            extra.append(np.eye(sizes[c], dtype=dtype))
+        seen.add(c)
+    others = [t for k, t in enumerate(spelled) if k != i]
+    present = set(out).union(*others, *extra_subs)
+    for c in dict.fromkeys(spelled[i]):
+        if c not in present:
+            extra_subs.append(c)
+            extra.append(np.ones(sizes[c], dtype=dtype))
+    subs = ",".join([out, *others, *extra_subs]) + "->" + "".join(target)
+    return einsum(subs, g, *(o for k, o in enumerate(operands) if k != i), *extra)
+
+
+class Einsum(Function, name="einsum"):
+    """numpy's ``einsum`` on any number of operands; the gradient for each operand is
+    again an einsum (so it is differentiable to any order)."""
+
+    @staticmethod
+    def forward(ctx, *operands, subscripts):
+        operands = [np.asarray(o) for o in operands]
+        spelled, out, sizes = _parse_einsum(subscripts, [o.shape for o in operands])
+        ctx.spelled, ctx.out, ctx.sizes = spelled, out, sizes
+        ctx.dtype = np.result_type(*operands)
+        ctx.save_for_backward(*operands)
+        try:
+            return np.asarray(np.einsum(",".join(spelled) + "->" + out, *operands, optimize=True))
+        except ValueError as e:
+            shapes = ", ".join(str(o.shape) for o in operands)
+            raise ValueError(f"einsum: {subscripts!r} on shapes {shapes}: {e}") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        ops = ctx.saved_tensors
+        return tuple(
+            _einsum_grad(i, ctx.spelled, ctx.out, ctx.sizes, g, ops, ctx.dtype) if need else None
+            for i, need in enumerate(ctx.needs_input_grad)
+        )
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        ops = ctx.saved_tensors
+        subs = ",".join(ctx.spelled) + "->" + ctx.out
+        total = None
+        for i, t in enumerate(tangents):
+            if t is not None:
+                term = einsum(subs, *ops[:i], t, *ops[i + 1:])
+                total = term if total is None else total + term
+        return total
