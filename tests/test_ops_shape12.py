@@ -217,3 +217,21 @@ def test_logsumexp_of_minus_infinity_and_large_values_like_torch():
     tx = torch.tensor(a, requires_grad=True)
     torch.logsumexp(tx, 1).backward(torch.ones(3, dtype=torch.float64))
     np.testing.assert_allclose(x.grad, tx.grad.numpy())  # nan for the all -inf row in both
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda x: np.var(x, axis=1, ddof=1), "var"), (lambda x: np.std(x), "std"),
+    (lambda x: np.prod(x, axis=0), "prod"), (lambda x: np.cumsum(x, axis=1), "cumsum"),
+    (lambda x: np.flip(x, 0), "flip"), (lambda x: np.repeat(x, 2, 1), "repeat"),
+    (lambda x: np.tile(x, (2, 1)), "tile"), (lambda x: np.roll(x, 1, axis=0), "roll"),
+    (lambda x: np.tril(x, -1), "tril"), (lambda x: np.triu(x), "triu"),
+    (lambda x: np.diagonal(x, 1), "diagonal"), (lambda x: np.trace(x), "trace"),
+    (lambda x: np.clip(x, 0.5, 2.0), "clip"), (lambda x: np.einsum("ij->j", x), "einsum"),
+    (lambda x: np.tensordot(x, x, ([0], [0])), "einsum"), (lambda x: np.outer(x, x), "einsum"),
+])
+def test_numpy_functions_record_the_ops(call, name):
+    a = np.arange(6.0).reshape(2, 3)
+    x = tm.Tensor(a, requires_grad=True)
+    out = call(x)
+    assert isinstance(out, tm.Tensor) and out.grad_fn.name == name
+    np.testing.assert_allclose(out.data, call(a))

@@ -140,6 +140,39 @@ FUNCTIONS = {
 }
 
 
+# -- issue 12's ops that numpy also has ------------------------------------------------------------
+def _products(name):
+    def call(node_type, *args, **kwargs):
+        from . import functions  # (it imports the Tensor class)
+
+        kwargs.pop("optimize", None)  # einsum's path choice: the op chooses its own
+        return getattr(functions, name)(*args, **kwargs)
+    return call
+
+
+def _clip(node_type, a, a_min=None, a_max=None, **kwargs):
+    lo, hi = kwargs.pop("min", a_min), kwargs.pop("max", a_max)
+    _no_extras("clip", kwargs, ())
+    return _as_node(node_type, a).clip(lo, hi)
+
+
+FUNCTIONS.update({
+    np.var: _method("var", ("axis", "keepdims", "ddof")),
+    np.std: _method("std", ("axis", "keepdims", "ddof")),
+    np.prod: _method("prod"), np.cumsum: _method("cumsum", ("axis",)),
+    np.flip: _method("flip", ("axis",)), np.squeeze: _method("squeeze", ("axis",)),
+    np.expand_dims: lambda node_type, a, axis: _as_node(node_type, a).unsqueeze(axis),
+    np.repeat: lambda node_type, a, repeats, axis=None: _as_node(node_type, a).repeat(
+        repeats, axis=axis),
+    np.tile: _method("tile", ()), np.roll: _method("roll", ("axis",)),
+    np.tril: _method("tril", ("k",)), np.triu: _method("triu", ("k",)),
+    np.diagonal: _method("diagonal", ("offset", "axis1", "axis2")),
+    np.trace: _method("trace", ("offset", "axis1", "axis2")), np.clip: _clip,
+    np.einsum: _products("einsum"), np.tensordot: _products("tensordot"),
+    np.outer: _products("outer"),
+})
+
+
 class NumpyInterop:
     """``__array_ufunc__`` and ``__array_function__`` of Tensor (a mixin)."""
 
