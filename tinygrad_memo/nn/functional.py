@@ -533,11 +533,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
             scores = scores + m
     weights = scores.softmax(axis=-1)
     if dropout_p:
-        if not 0.0 <= dropout_p < 1.0:
-            raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), "
-                             f"got {dropout_p}")
-        keep = _random.rng().random(weights.shape) >= dropout_p
-        weights = weights * (keep / (1.0 - dropout_p)).astype(weights.dtype)
+        weights = dropout(weights, dropout_p)  # the one op that draws its mask (jit draws anew)
     return weights @ v
 
 
