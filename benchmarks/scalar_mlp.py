@@ -1,4 +1,4 @@
-"""One training step of a scalar MLP: tinygrad_memo vs PyPI micrograd vs plain floats.
+"""One training step of a scalar MLP: tinygrad_memo (eager and jitted) vs PyPI micrograd vs plain floats.
 
 The step is micrograd's demo step: forward over 100 two-moons points through an
 MLP(2, [16, 16, 1]) (relu hidden layers, linear output), SVM hinge loss
@@ -9,7 +9,10 @@ update. All implementations start from the same weights and data, in one run:
   weights per neuron, written like micrograd's ``nn.py``), Python's GC on;
 * micrograd (``micrograd==0.1.0``, the ``bench`` extra) as people run it, GC on;
 * micrograd with the cyclic GC disabled (collected between steps, untimed);
-* plain floats: the same forward and a hand-written backward, no graph at all.
+* plain floats: the same forward and a hand-written backward, no graph at all;
+* tinygrad_memo jitted: the same model with its loss under ``tm.jit`` (recorded on
+  two calls, replayed after: each group of same-op nodes at one depth is one
+  numpy call, forward and backward).
 
 Before timing, one step's loss and every parameter gradient are checked to agree
 between the implementations. Prints the median time per step and the ratios.
@@ -34,9 +37,11 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import tinygrad_memo
 
+import tinygrad_memo as tm
 from tinygrad_memo import Value
 
 SIZES = (2, 16, 16, 1)
+JIT = "tinygrad_memo, jitted"
 N_POINTS = 100
 ALPHA = 1e-4  # L2 strength
 LR = 0.1
@@ -113,13 +118,30 @@ def tm_loss(model, X, y):
 
 
 def tm_step(model, X, y):
-    loss = tm_loss(model, X, y)
+    return sgd_step(model, tm_loss(model, X, y))
+
+
+def sgd_step(model, loss):
     for p in model.params:
         p.grad = 0.0
     loss.backward()
     for p in model.params:
         p.data -= LR * p.grad
     return loss.data
+
+
+class JitMLP(TmMLP):
+    """The same model and step, with the loss jitted (``tm.jit``): its plan is recorded on
+    the first two calls, then replayed (grouped numpy evaluation), and
+    ``loss.backward()`` replays the recorded backward plan."""
+
+    def __init__(self, weights):
+        super().__init__(weights)
+        self.loss = tm.jit(lambda X, y: tm_loss(self, X, y))
+
+
+def jit_step(model, X, y):
+    return sgd_step(model, model.loss(X, y))
 
 
 # -- micrograd ----------------------------------------------------------------------------------
@@ -250,7 +272,22 @@ def verify(weights, X, y):
             i = bad[0]
             raise AssertionError(f"{len(bad)} gradients differ from {name}, e.g. parameter {i}: "
                                  f"{g_tm[i]!r} != {grads[i]!r}")
+    verify_jit(weights, X, y)
     return loss_tm.data, len(g_tm)
+
+
+def verify_jit(weights, X, y, steps: int = 4):
+    """The jitted step (two recordings, then replays) agrees with eager at every step."""
+    eager, jitted = TmMLP(weights), JitMLP(weights)
+    for k in range(steps):
+        le, lj = tm_step(eager, X, y), jit_step(jitted, X, y)
+        if not _close(le, lj):
+            raise AssertionError(f"step {k}: jitted loss {lj!r} != eager {le!r}")
+        for i, (a, b) in enumerate(zip(eager.params, jitted.params, strict=True)):
+            if not math.isclose(a.grad, b.grad, rel_tol=1e-11, abs_tol=1e-13):
+                raise AssertionError(f"step {k}: jitted gradient {i} {b.grad!r} != {a.grad!r}")
+    if jitted.loss.plans[0].replays != steps - 2:
+        raise AssertionError(f"the jitted step was not replayed: {jitted.loss.plans}")
 
 
 def time_steps(step, steps: int, warmup: int, gc_off: bool = False) -> list[float]:
@@ -332,7 +369,8 @@ def main(argv=None) -> int:
 
     # (name, model factory, step(model), cyclic GC off while timing)
     impls = [("tinygrad_memo", TmMLP, tm_step, False),
-             ("tinygrad_memo, gc off", TmMLP, tm_step, True)]
+             ("tinygrad_memo, gc off", TmMLP, tm_step, True),
+             (JIT, JitMLP, jit_step, False)]
     if have_mg:
         impls += [("micrograd", mg_model, mg_step, False),
                   ("micrograd, gc off", mg_model, mg_step, True)]
@@ -347,10 +385,18 @@ def main(argv=None) -> int:
     rounds = min(args.rounds, steps)
     per_round = [steps // rounds + (r < steps % rounds) for r in range(rounds)]
     times: dict[str, list[float]] = {name: [] for name, *_ in impls}
+    jitted = None  # one jitted model for all rounds (it records on its first two calls)
     for n in per_round:
         for name, make, step, gc_off in impls:
-            model = make(weights)
-            times[name] += time_steps(lambda m=model, f=step: f(m, X, y), n, warmup, gc_off)
+            extra = 0
+            if name == JIT:
+                if jitted is None:
+                    jitted, extra = make(weights), 2
+                model = jitted
+            else:
+                model = make(weights)
+            times[name] += time_steps(lambda m=model, f=step: f(m, X, y), n, warmup + extra,
+                                      gc_off)
             del model
     med = {name: statistics.median(t) for name, t in times.items()}
     base = med["tinygrad_memo"]
@@ -362,6 +408,8 @@ def main(argv=None) -> int:
               f"{med['micrograd'] / base:.1f}x")
         print(f"ratio micrograd / tinygrad_memo (both gc off): "
               f"{med['micrograd, gc off'] / med['tinygrad_memo, gc off']:.1f}x")
+        print(f"ratio micrograd / tinygrad_memo jitted: {med['micrograd'] / med[JIT]:.1f}x")
+    print(f"ratio plain floats / tinygrad_memo jitted: {med['plain floats'] / med[JIT]:.2f}x")
     return 0
 
 

@@ -57,7 +57,7 @@ def test_tensor_steps_replay_as_eager():
         _sgd(jitted)
     (plan,) = step.plans
     assert plan.status == "ready" and plan.replays == 3
-    assert type(l2).__name__ == "TensorPort" and l2.grad_fn.name == "jit"
+    assert type(l2).__name__ == "TensorOutput" and l2.grad_fn.name == "jit"
 
 
 def test_non_uniform_seed_and_several_outputs():
@@ -385,3 +385,12 @@ def test_comparisons_are_replayed_and_their_truth_value_detected():
     with pytest.warns(JitWarning, match=r"bool\(\)\) at .*test_jit\.py:\d+"):
         for x in ([1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]):
             assert step(Tensor(x)).item() == branch(Tensor(x)).item()
+
+
+def test_detect_anomaly_checks_a_jitted_function_eagerly():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    step = tm.jit(lambda x: (x * w).log().sum())
+    for _ in range(3):
+        step(Tensor([1.0, 1.0]))
+    with tm.detect_anomaly(), pytest.raises(tm.anomaly.AnomalyError, match="log"):
+        step(Tensor([-1.0, 1.0]))

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import itertools
 import operator
-import threading
 from typing import NamedTuple
 
 from .grad_mode import STATE
@@ -170,28 +169,22 @@ class Subgraph(tuple):
     (``leaf_paths``: paths ending at leaves inside the subgraph), and ``through``,
     the paths from the roots to each input (``None``: ``paths`` for every input).
 
-    The walk looks for such nodes only while one exists (:attr:`live` counts them),
-    so a graph without them pays one test of a local flag per node.
+    The walk looks for such nodes only once one has been made in the process: before
+    that, a walk pays one test of a local flag per node.
 
     >>> s = Subgraph((), lambda paths, sent: (0, 0, 0, 0, None))
     >>> s.account(1, True)
     (0, 0, 0, 0, None)
     """
 
-    live = 0  # how many exist
-    _lock = threading.Lock()
+    made = False  # whether any was ever made (the walk looks for them from then on)
 
     def __new__(cls, inputs, account):
-        with Subgraph._lock:
-            Subgraph.live += 1
+        Subgraph.made = True
         return super().__new__(cls, inputs)
 
     def __init__(self, inputs, account):
         self.account = account
-
-    def __del__(self):
-        with Subgraph._lock:
-            Subgraph.live -= 1
 
 
 class Walk:
@@ -246,7 +239,7 @@ class Walk:
         create_graph, release = self.create_graph, not self.retain_graph
         edges = unsent = paths = extra = 0
         pop, get = memo.pop, memo.get
-        special = Subgraph.live > 0  # nodes standing for recorded subgraphs exist: look for them
+        special = Subgraph.made  # nodes may stand for recorded subgraphs: look for them
         for node in reversed(order):
             slot = pop(node)  # every node below a root got its slot from a consumer
             yield node, slot

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import anomaly as _anomaly
 from ..grad_mode import STATE
 from ..random import rng
 from ..tensor import Tensor
@@ -57,19 +58,36 @@ _RECORDING, _READY, _EAGER = "recording", "ready", "eager"
 
 
 class _Pool:
-    """The arrays and contexts of calls not in flight, reused by the next call."""
+    """The arrays and contexts of one plan's calls, reused by later calls once nothing
+    can read them any more (a call in flight keeps its own)."""
 
-    __slots__ = ("free", "plan")
+    __slots__ = ("plan", "free", "busy")
 
     def __init__(self, plan):
         self.plan = plan
-        self.free: list = []
+        self.free: list = []  # states' data ready for a call
+        self.busy: list = []  # CallStates whose backward may still run
 
     def take(self):
+        """The data of a call: one no call in flight can read any more, or a new one."""
+        if not self.free and self.busy:
+            busy = self.busy
+            self.busy = []
+            for st in busy:  # backward has run, or the outputs died without one
+                if st.released or st.node() is None:
+                    self.free.append(st.data)
+                else:
+                    self.busy.append(st)
         return self.free.pop() if self.free else self.plan.new_state()
 
+    def lend(self, state) -> None:
+        """``state``'s data serve a call in flight (kept for reuse when it is over)."""
+        if len(self.busy) < 8:  # (beyond, a call's data are simply dropped with it)
+            self.busy.append(state)
+
     def give_back(self, data) -> None:
-        if data is not None and len(self.free) < 2:
+        """Data no call in flight uses."""
+        if len(self.free) < 2:
             self.free.append(data)
 
 
@@ -148,10 +166,13 @@ class Jit:
 
     def __call__(self, *args, **kwargs):
         fn = self.fn
-        if STATE.recorder is not None:  # inside another recording: part of it
-            return fn(*args, **kwargs)
-        leaves: list = []
-        structure = flatten((args, kwargs), leaves)
+        if STATE.recorder is not None or _anomaly._STACK:  # inside another recording (part
+            return fn(*args, **kwargs)  # of it), or checking each op (tm.detect_anomaly)
+        if not kwargs and not any(type(a) in _CONTAINERS for a in args):
+            leaves, structure = list(args), len(args)  # (the common case: plain arguments)
+        else:
+            leaves = []
+            structure = flatten((args, kwargs), leaves)
         key = signature(leaves, structure, STATE.enabled)
         entry = self._entries.get(key)
         if entry is None:
@@ -256,11 +277,12 @@ class Jit:
         ports = {}
         if STATE.enabled and plan.ports and plan.inputs:
             inputs = [_slot_node(kinds[s], leaves) for s in plan.inputs]
-            state = CallState(plan, pool, ctxs, vals, inputs, draws)
+            state = CallState(plan, ctxs, vals, inputs, draws)
             if plan.saved_inputs:
                 state.versions = [(t, t._version) for t in
                                   (_slot_node(kinds[s], leaves) for s in plan.saved_inputs)]
             made = call_node(state, self.__name__, [vals[p] for p in plan.ports])
+            pool.lend(state)
             ports = dict(zip(plan.ports, made))
         else:
             _clear(ctxs)
@@ -299,8 +321,9 @@ class Jit:
         for j, v in plan.captured:
             inputs[j] = v
         if STATE.enabled and plan.ports:
-            made = call_node(CallState(plan, pool, state, None, inputs, None), self.__name__,
-                             values)
+            cs = CallState(plan, state, None, inputs, None)
+            made = call_node(cs, self.__name__, values)
+            pool.lend(cs)
         else:
             made = [_plain_value(x) for x in values]
             pool.give_back(state)
@@ -321,6 +344,7 @@ class Jit:
 
 
 _EAGER_NOW = object()
+_CONTAINERS = (list, tuple, dict)
 
 
 def _slot_node(slot, leaves):

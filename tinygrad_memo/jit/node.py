@@ -17,6 +17,7 @@ edges and paths), so a replayed backward reports the same ``BackwardStats``.
 from __future__ import annotations
 
 import functools
+import weakref
 
 import numpy as np
 
@@ -71,11 +72,11 @@ class CallState:
     the plan, the arrays and contexts of this call, its inputs, and what the walk
     told the ports."""
 
-    __slots__ = ("plan", "owner", "data", "vals", "inputs", "released", "reached", "port_paths",
-                 "unsent_ports", "unsent", "rng", "versions", "clock")
+    __slots__ = ("plan", "data", "vals", "inputs", "released", "reached", "port_paths",
+                 "unsent_ports", "unsent", "rng", "versions", "clock", "single", "node")
 
-    def __init__(self, plan, owner, data, vals, inputs, rng):
-        self.plan, self.owner, self.data, self.vals = plan, owner, data, vals
+    def __init__(self, plan, data, vals, inputs, rng):
+        self.plan, self.data, self.vals = plan, data, vals
         self.inputs = inputs
         self.released = False
         self.reached = 0
@@ -85,6 +86,7 @@ class CallState:
         self.rng = rng
         self.versions = None  # (tensor, version) of the saved inputs, if any was ever written
         self.clock = CLOCK[0]
+        self.single = len(plan.ports) == 1  # the one output is the call node itself
 
     def vjp(self, g, create_graph, release):
         if self.released:
@@ -92,10 +94,12 @@ class CallState:
         if self.versions and CLOCK[0] != self.clock:
             _check_versions(self.versions)
         plan = self.plan
-        packages = g if type(g) is list else [g]
-        seeds: list = [None] * len(plan.ports)
-        for bit, gi in packages:
-            seeds[bit] = gi if seeds[bit] is None else seeds[bit] + gi
+        if self.single:
+            seeds = [g]
+        else:
+            seeds = [None] * len(plan.ports)
+            for bit, gi in (g if type(g) is list else [g]):
+                seeds[bit] = gi if seeds[bit] is None else seeds[bit] + gi
         reached = self.reached or (1 << len(plan.ports)) - 1  # (naive_grad: every port)
         if create_graph:
             grads = self._graph_vjp(seeds)
@@ -143,9 +147,13 @@ class CallState:
     def account(self, paths, sent):
         """The counts of the eager graph this call stands for (see engine.Subgraph)."""
         plan = self.plan
+        r = 0  # port nodes the walk counted itself
+        if self.single:
+            self.reached, self.port_paths[0] = 1, paths
+        else:
+            r = bin(self.reached).count("1")
         reached = self.reached or (1 << len(plan.ports)) - 1
         nodes, edges = plan.counts(reached)
-        r = bin(reached).count("1")
         m = len(self.inputs)
         unsent = self.unsent if sent else edges
         through = [0] * m
@@ -171,11 +179,9 @@ class CallState:
         return 0, 0, 0, 0, None
 
     def finish(self):
-        """The call is over: its arrays go back to the plan for the next call."""
-        if not self.released:
-            self.released = True
-            self.owner.give_back(self.data)
-            self.data = self.vals = None
+        """The call's backward has run: its arrays may serve the plan's next call."""
+        self.released = True
+        self.vals = None
 
 
 
@@ -200,17 +206,26 @@ def _add_packages(total, g):
     return [total, g]
 
 
-class TensorCall(Tensor):
-    """The node of one replayed Tensor call (see the module docstring)."""
+class _Call:
+    """The derivative rule of a call node: the recorded backward plan."""
 
-    __slots__ = ("_state",)
-    _add_grads = staticmethod(_add_packages)
+    __slots__ = ()
 
     def _vjp(self, g, create_graph, release=False):
         return self._state.vjp(g, create_graph, release)
 
-    def __del__(self):
-        self._state.finish()
+
+class TensorCall(_Call, Tensor):
+    """The node of one replayed Tensor call with several outputs (see the module docstring)."""
+
+    __slots__ = ("_state",)
+    _add_grads = staticmethod(_add_packages)
+
+
+class TensorOutput(_Call, Tensor):
+    """The one output of a replayed Tensor call, which is the call node itself."""
+
+    __slots__ = ("_state",)
 
 
 class TensorPort(Tensor):
@@ -222,8 +237,8 @@ class TensorPort(Tensor):
         return ((self._bit, g),)
 
 
-class ValueCall(Value):
-    """The node of one replayed Value call."""
+class ValueCall(_Call, Value):
+    """The node of one replayed Value call with several outputs."""
 
     __slots__ = ("_state", "_ins")
     _retain = False
@@ -237,17 +252,11 @@ class ValueCall(Value):
     def grad_fn(self):
         return None
 
-    def _vjp(self, g, create_graph, release=False):
-        return self._state.vjp(g, create_graph, release)
 
-    def __del__(self):
-        self._state.finish()
+class _ValueOut:
+    """What the Value outputs of a call share: inputs in a slot, a jit record."""
 
-
-class ValuePort(Value):
-    """An output of a replayed Value call that gradients flow back from."""
-
-    __slots__ = ("_ins", "_record", "_bit")
+    __slots__ = ()
 
     @property
     def _inputs(self):
@@ -256,6 +265,21 @@ class ValuePort(Value):
     @property
     def grad_fn(self):
         return self._record
+
+
+class ValueOutput(_ValueOut, _Call, Value):
+    """The one output of a replayed Value call, which is the call node itself."""
+
+    __slots__ = ("_state", "_ins", "_record")
+
+    def _receive(self, g, create_graph):
+        self.grad = g  # an interior Value keeps its gradient
+
+
+class ValuePort(_ValueOut, Value):
+    """An output of a replayed Value call that gradients flow back from."""
+
+    __slots__ = ("_ins", "_record", "_bit")
 
     def _vjp(self, g, create_graph, release=False):
         return ((self._bit, g),)
@@ -270,15 +294,26 @@ class _JitOp:
 
 def call_node(state, fn_name: str, values: list) -> list:
     """The call node of ``state`` and one port per port value (``values``: the ports'
-    data); returns the ports."""
-    plan = state.plan
+    data); returns the ports. A call with one port needs no separate call node."""
     ins = Subgraph(state.inputs, state.account)
-    ports = []
-    if plan.kind == "tensor":
+    ports = _ports(state, ins, fn_name, values)
+    state.node = weakref.ref(ports[0] if state.single else ports[0]._inputs[0])
+    return ports
+
+
+def _ports(state, ins, fn_name, values):
+    if state.plan.kind == "tensor":
+        if state.single:
+            c = TensorOutput._make(values[0], True)
+            c._ctx = JitRecord(fn_name, state, 0)
+            c._inputs = ins
+            c._state = state
+            return [c]
         c = TensorCall._make(_EMPTY, True)  # (every field of a Tensor, as Tensor makes them)
         c._ctx = JitRecord(fn_name, state, None)
         c._inputs = ins
         c._state = state
+        ports = []
         for bit, data in enumerate(values):
             p = TensorPort._make(data, True)
             p._ctx = JitRecord(fn_name, state, bit)
@@ -286,9 +321,16 @@ def call_node(state, fn_name: str, values: list) -> list:
             p._bit = bit
             ports.append(p)
         return ports
+    if state.single:
+        c = _value(ValueOutput, values[0])
+        c._ins = ins
+        c._state = state
+        c._record = JitRecord(fn_name, state, 0)
+        return [c]
     c = _value(ValueCall, 0.0)
     c._ins = ins
     c._state = state
+    ports = []
     for bit, data in enumerate(values):
         p = _value(ValuePort, data)
         p._a = c  # (an interior Value: it keeps its gradient, as every interior Value)

@@ -23,6 +23,8 @@ Other Python values the function reads (a dropout's ``p``, a flag) are baked in.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -106,15 +108,6 @@ def _is_module(obj) -> bool:
     return isinstance(obj, Module)
 
 
-def _get(parent, key):
-    t = type(parent)
-    if t is list or t is tuple:
-        return parent[key] if key < len(parent) else _MISSING
-    if t is dict:
-        return parent.get(key, _MISSING)
-    return parent.__dict__.get(key, _MISSING)
-
-
 _MISSING = object()
 _MAX_OBJECTS = 100_000  # the search for captured parameters stops after this many objects
 
@@ -173,19 +166,38 @@ class Links:
         self.roots = [(v[1], v[2]) for k, v in order if v[0] is None]
         self.links = [(objects[v[0]], v[1], v[2]) for k, v in order if v[0] is not None]
 
+        # the links, in the form hold() checks with C-level maps: dictionary entries
+        # (a Module's attributes, a dict's items) and whole lists and tuples
+        self._dicts, self._keys, self._children, self._seqs = [], [], [], []
+        seqs = {}
+        for parent, key, child in self.links:
+            if type(parent) in (list, tuple):
+                seqs[id(parent)] = parent
+            else:
+                self._dicts.append(parent if type(parent) is dict else parent.__dict__)
+                self._keys.append(key)
+                self._children.append(child)
+        self._seqs = [(seq, tuple(seq)) for seq in seqs.values()]
+        self._mods = [m for m, _ in self.modules]
+        self._flags = [t for _, t in self.modules]
+
     def hold(self) -> bool:
         """Whether every recorded root and link still leads to the same object, and
         every module is in the same mode."""
-        for m, training in self.modules:
-            if m.training != training:
-                return False
+        if list(map(_TRAINING, self._mods)) != self._flags:
+            return False
         for getter, obj in self.roots:
             if getter() is not obj:
                 return False
-        for parent, key, child in self.links:
-            if _get(parent, key) is not child:
+        if not all(map(operator.is_, map(dict.get, self._dicts, self._keys), self._children)):
+            return False
+        for seq, items in self._seqs:
+            if len(seq) != len(items) or not all(map(operator.is_, seq, items)):
                 return False
         return True
+
+
+_TRAINING = operator.attrgetter("training")
 
 
 def _depth(k, needed) -> int:

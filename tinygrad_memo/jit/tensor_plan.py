@@ -79,7 +79,8 @@ class Step:
     """One recorded call (or a ``Tensor(...)`` conversion) of a plan."""
 
     __slots__ = ("kind", "fn", "index", "get", "one", "kw", "out", "needs", "routes", "name",
-                 "nargs", "builtin", "edges", "tensor_args", "dtype", "template", "at", "cone")
+                 "nargs", "builtin", "edges", "tensor_args", "dtype", "template", "at", "cone",
+                 "plain")
 
     def arguments(self, vals) -> tuple:
         if self.one:
@@ -249,7 +250,7 @@ class TensorPlan:
         s = _new(Step)
         s.kind = kind
         s.fn = s.get = s.kw = s.routes = s.template = s.dtype = None
-        s.one = False
+        s.one = s.plain = False
         s.index = ()
         s.needs = ()
         s.edges = s.cone = 0
@@ -479,21 +480,28 @@ class TensorPlan:
             grads = step.fn.backward(ctxs[step.at], g)
             if type(grads) is not tuple:
                 grads = tuple(grads) if isinstance(grads, list) else (grads,)
-            if len(grads) != step.nargs:
-                raise RuntimeError(f"{step.name}.backward returned {len(grads)} gradients, "
-                                   f"but forward took {step.nargs} inputs")
+            plain = step.plain
+            if not plain:
+                if len(grads) != step.nargs:
+                    raise RuntimeError(f"{step.name}.backward returned {len(grads)} gradients, "
+                                       f"but forward took {step.nargs} inputs")
+                plain = step.builtin  # (unless a gradient below needs fixing)
             for p, s, shape, dtype in step.routes:
                 gi = grads[p]
                 if gi is None:
                     continue
-                if type(gi) is not np.ndarray:
-                    gi = np.asarray(gi, dtype=dtype)
-                if gi.shape != shape:
-                    gi = sum_to(gi, shape, step.name)
-                if gi.dtype != dtype:
-                    gi = gi.astype(dtype)
-                if not step.builtin and gi.base is None:
-                    gi = gi.view()  # a custom op's array: never added into in place
+                if not step.plain:  # as Tensor._vjp: arrays, of the input's shape and dtype
+                    if type(gi) is not np.ndarray:
+                        gi = np.asarray(gi, dtype=dtype)
+                        plain = False
+                    if gi.shape != shape:
+                        gi = sum_to(gi, shape, step.name)
+                        plain = False
+                    if gi.dtype != dtype:
+                        gi = gi.astype(dtype)
+                        plain = False
+                    if not step.builtin and gi.base is None:
+                        gi = gi.view()  # a custom op's array: never added into in place
                 prev = gs[s]
                 if prev is None:
                     gs[s] = gi
@@ -502,6 +510,9 @@ class TensorPlan:
                 else:  # (a sum of 0-d arrays is a numpy scalar: kept as it comes)
                     gs[s] = prev + gi
                     own[s] = True
+            # A built-in op whose gradients came as they should (arrays of the right shapes
+            # and dtypes: fixed by the guard's shapes) needs no checks at the next replays.
+            step.plain = plain
         if release:
             for ctx in ctxs:
                 if ctx is not None:
