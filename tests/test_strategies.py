@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import tinygrad_memo as tm
 from tinygrad_memo.engine import naive_grad
 from tinygrad_memo.gradcheck import GradcheckError, gradcheck
+from tinygrad_memo.ops import ELEMENTWISE
 from tinygrad_memo.testing import strategies as S
 
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
@@ -205,15 +206,51 @@ def test_tensor_graphs_against_torch(expr, seed):
 
 # -- the strategies' own guarantees ---------------------------------------------------------------
 
+def elementwise_call(step):
+    """(registry op, its operands as node indices or the constant) of an elementwise step,
+    by the documented naming: ``name`` on nodes, ``name_c`` with the constant on the
+    right, ``rname_c`` on the left; (None, None) for other steps."""
+    if step.op in ELEMENTWISE:
+        return ELEMENTWISE[step.op], list(step.args)
+    if step.op.endswith("_c"):
+        name = step.op[:-2]
+        if name in ELEMENTWISE:
+            return ELEMENTWISE[name], [step.args[0], step.const]
+        return ELEMENTWISE[name[1:]], [step.const, step.args[0]]
+    return None, None
+
+
+def is_positive_wrapper(steps, j) -> bool:
+    """Node j is ``a * a``, possibly followed by ``* 2**-k`` and ``+ c``."""
+    while steps[j].op in ("add_c", "mul_c"):
+        j = steps[j].args[0]
+    return steps[j].op == "mul" and steps[j].args[0] == steps[j].args[1]
+
+
 def check_guarantees(expr):
     vals = expr.node_values()
-    for i, s in enumerate(expr.steps):
+    steps = expr.steps
+    for i, s in enumerate(steps):
         ins = [vals[j] for j in s.args]
         assert np.all(np.isfinite(vals[i]))
-        if s.op in ("relu", "abs"):
-            assert np.min(np.abs(ins[0])) >= S.MARGIN, s
-        elif s.op in ("maximum", "minimum"):
-            assert np.min(np.abs(ins[0] - ins[1])) >= S.MARGIN, s
+        assert np.max(np.abs(vals[i]), initial=0.0) <= 1e6, s
+        if s.op in ("mul_c", "add_c") and np.max(np.abs(ins[0]), initial=0.0) > S.BOUND:
+            continue  # a helper bringing a value over BOUND back (every other op: in domain)
+        op, operands = elementwise_call(s)
+        if op is not None:
+            nodes = [j if j is not s.const else None for j in operands]
+            xs = [vals[j] if j is not None else np.asarray(s.const) for j in nodes]
+            for x, j, (lo, hi) in zip(xs, nodes, op.input_domains()):
+                assert lo <= np.min(x) and np.max(x) <= hi, (s, op.input_domains())
+                if lo > 0 and j is not None:
+                    assert is_positive_wrapper(steps, j), s
+            for kink in op.kinks:
+                if op.arity == 1:
+                    d = xs[0] - kink
+                else:  # a line p * a + q * b = k
+                    p, q, k = kink
+                    d = (p * xs[0] + q * xs[1] - k) / max(abs(p), abs(q))
+                assert np.min(np.abs(d)) >= 1.5 * S.MARGIN, s
         elif s.op in ("max", "min"):
             x = ins[0] if s.op == "max" else -ins[0]
             axis = tuple(range(x.ndim)) if s.const[0] is None else s.const[0]
@@ -221,20 +258,7 @@ def check_guarantees(expr):
                 moved = np.moveaxis(x, axis, tuple(range(-len(axis), 0)))
                 flat = np.sort(moved.reshape(moved.shape[: x.ndim - len(axis)] + (-1,)), axis=-1)
                 if flat.shape[-1] > 1:
-                    assert np.min(flat[..., -1] - flat[..., -2]) >= S.MARGIN, s
-        elif s.op in ("log", "sqrt") or (s.op == "pow_c" and s.const not in (2.0, 3.0)):
-            assert np.min(ins[0]) >= 0.5, s
-        elif s.op == "pow":
-            assert np.min(ins[0]) >= 0.5, s
-        elif s.op == "div":
-            assert np.min(ins[1]) >= 1.0, s
-        elif s.op == "div_c":
-            assert abs(s.const) >= 0.5, s
-        elif s.op == "rdiv_c":
-            assert np.min(ins[0]) >= 0.5, s
-        elif s.op == "exp":
-            assert np.max(np.abs(ins[0])) <= S.BOUND, s
-        assert np.max(np.abs(vals[i]), initial=0.0) <= 1e6, s
+                    assert np.min(flat[..., -1] - flat[..., -2]) >= 2 * S.MARGIN, s
 
 
 @examples(ci=200, dev=20)
@@ -328,19 +352,37 @@ def test_tensor_expressions_draw_every_structure(name):
     find(S.tensor_expressions(), STRUCTURES[name], settings=FIND)
 
 
-VALUE_STEP_OPS = ["add", "sub", "mul", "div", "pow", "pow_c", "rsub_c", "rdiv_c", "neg", "exp",
-                  "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos"]
-TENSOR_STEP_OPS = ["maximum", "minimum", "sum", "mean", "max", "min", "softmax", "log_softmax",
-                   "matmul", "reshape", "transpose", "take", "flip", "stack", "pow", "div"]
+def step_forms(op) -> list:
+    """The step names of a registry op: its name and, for a binary op, its forms with a
+    constant on the right (``sub_c``) and, for Python's operators, on the left (``rsub_c``)."""
+    if op.arity == 1:
+        return [op.name]
+    reflected = ["r" + op.name + "_c"] if op.symbol in ("+", "-", "*", "/", "**") else []
+    return [op.name, op.name + "_c"] + reflected
 
 
-@pytest.mark.parametrize("op", VALUE_STEP_OPS)
-def test_value_expressions_draw_every_op(op):
-    find(S.value_expressions(), lambda e: op in ops_of(e), settings=FIND)
+ELEMENTWISE_FORMS = [(op.name, form) for op in ELEMENTWISE.values() for form in step_forms(op)]
+STRUCTURAL_STEPS = ["sum", "mean", "max", "min", "softmax", "log_softmax", "matmul", "reshape",
+                    "transpose", "take", "flip", "stack"]
 
 
-@pytest.mark.parametrize("op", TENSOR_STEP_OPS)
-def test_tensor_expressions_draw_every_op(op):
+def test_the_op_families_are_the_registrys():
+    assert S.VALUE_OPS == set(ELEMENTWISE)
+    assert S.VALUE_OPS < S.TENSOR_OPS
+
+
+@pytest.mark.parametrize("family,form", ELEMENTWISE_FORMS, ids=[f for _, f in ELEMENTWISE_FORMS])
+def test_value_expressions_draw_every_elementwise_op_in_every_form(family, form):
+    find(S.value_expressions(ops={family}), lambda e: form in ops_of(e), settings=FIND)
+
+
+@pytest.mark.parametrize("family,form", ELEMENTWISE_FORMS, ids=[f for _, f in ELEMENTWISE_FORMS])
+def test_tensor_expressions_draw_every_elementwise_op_in_every_form(family, form):
+    find(S.tensor_expressions(ops={family}), lambda e: form in ops_of(e), settings=FIND)
+
+
+@pytest.mark.parametrize("op", STRUCTURAL_STEPS)
+def test_tensor_expressions_draw_every_structural_op(op):
     find(S.tensor_expressions(), lambda e: op in ops_of(e), settings=FIND)
 
 

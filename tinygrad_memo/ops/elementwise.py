@@ -15,8 +15,20 @@ An elementwise op is a class holding, side by side:
   not save it for backward. An elementwise Jacobian is diagonal: the backward is
   ``g * d``, and the forward-mode rule is ``t * d``.
 
-``domain`` is where tests draw inputs and ``kinks`` are the points they keep away
-from; ``symbol`` is how pictures and ``Value._op`` show the op.
+What tests need is declared beside the op, and read from here by the tests and by
+the random graphs of ``tinygrad_memo.testing.strategies`` (a new op needs no other
+edit to be drawn and cross-checked):
+
+* ``domain``: a closed interval ``(lo, hi)`` on which the op is defined, smooth
+  apart from its kinks, and well conditioned: inputs are drawn from it, and every
+  operand in a random graph is fed into it (a positive one, ``lo > 0``, as a
+  positive wrapper ``a * a + c``). A binary op may give one interval per input,
+  ``((lo_a, hi_a), (lo_b, hi_b))``; :meth:`Elementwise.input_domains` reads both forms.
+* ``kinks``: the points where the derivative jumps (inputs keep a margin away from
+  them); for a binary op, lines ``(p, q, k)`` of the plane, ``p * a + q * b = k``
+  (``maximum``: ``(1.0, -1.0, 0.0)``, the ties ``a = b``).
+
+``symbol`` is how pictures and ``Value._op`` show the op.
 
 A unary op may take parameters (``clip(lo, hi)``, ``elu(alpha)``): ``params``
 maps their names to defaults (:data:`REQUIRED` for none), and ``scalar``,
@@ -109,6 +121,18 @@ class Elementwise(Function):
         super().__init_subclass__(**kwargs)
         if cls.symbol is None and cls.name is not None:
             cls.symbol = cls.name
+
+    @classmethod
+    def input_domains(cls) -> tuple:
+        """``domain`` as one ``(lo, hi)`` interval per input.
+
+        >>> Div.input_domains()
+        ((-3.0, 3.0), (0.5, 3.0))
+        >>> Exp.input_domains()
+        ((-3.0, 3.0),)
+        """
+        d = cls.domain
+        return tuple(d) if isinstance(d[0], tuple) else (tuple(d),) * cls.arity
 
 
 class Unary(Elementwise):
@@ -365,7 +389,7 @@ class Div(Binary, name="div"):
     """a / b (the Value engine refuses a zero divisor)."""
     symbol, ufunc = "/", np.true_divide
     scalar, array = _div, np.true_divide
-    domain = (0.5, 3.0)
+    domain = ((-3.0, 3.0), (0.5, 3.0))
 
     @staticmethod
     def da(_a, b, _out, fn):
@@ -381,7 +405,8 @@ class Pow(Binary, name="pow"):
     d/db = a**b log(a) for a > 0, 0 where a == 0, nan where a < 0."""
     symbol, ufunc = "**", np.power
     scalar, array = _pow, np.power
-    domain = (0.5, 2.0)
+    domain = ((0.5, 2.0), (-2.0, 2.0))
+    kinks = ((0.0, 1.0, 0.0),)  # b = 0: d/da is masked there (as PyTorch), so d2/da db jumps
 
     @staticmethod
     def da(a, b, _out, fn):
@@ -399,6 +424,7 @@ class Maximum(Binary, name="maximum"):
     """Elementwise maximum; where the two are equal each gets half the gradient."""
     ufunc = np.maximum
     scalar, array = (lambda a, b: a if a >= b else b), np.maximum
+    kinks = ((1.0, -1.0, 0.0),)
 
     @staticmethod
     def da(a, b, _out, fn):
@@ -413,6 +439,7 @@ class Minimum(Binary, name="minimum"):
     """Elementwise minimum; where the two are equal each gets half the gradient."""
     ufunc = np.minimum
     scalar, array = (lambda a, b: a if a <= b else b), np.minimum
+    kinks = ((1.0, -1.0, 0.0),)
 
     @staticmethod
     def da(a, b, _out, fn):

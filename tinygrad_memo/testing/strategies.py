@@ -11,6 +11,13 @@ input data. One recipe can be rebuilt in every engine: ``build_value`` (scalar
 ``build_torch`` (PyTorch, if installed) and ``evaluate`` (plain numpy floats), so a
 property test can assert that two computations agree.
 
+The ops are the registry's. Every elementwise op of
+:data:`tinygrad_memo.ops.ELEMENTWISE` is drawn, in both engines (:data:`VALUE_OPS`),
+with what the op declares beside its definition: its ``domain`` (per input) and
+its ``kinks``. An op added to the registry is drawn with no edit here. Tensor
+graphs add reductions, softmax, matmul, reshape, transpose, indexing and stack
+(:data:`TENSOR_OPS`).
+
 Shape of the drawn graphs. They are built from motifs: single ops, binary ops on
 two (possibly far apart) nodes, ``x + x`` / ``x * x`` on one node, diamonds
 (``u = f(a); w = g(a); h(u, w)``), ladders of reused interior nodes
@@ -20,25 +27,31 @@ matters. Reuse is guaranteed, not just likely: each drawn graph has more
 root-to-leaf paths than edges (``expr.stats.paths > expr.stats.edges``, rungs of
 ``x + x`` or ``x * x`` are added on the output until it holds), which is exactly
 the fan-out where memoization pays, and what a backward pass reports in
-``BackwardStats``.
+``BackwardStats``. The paths are counted by the engine's own
+:func:`~tinygrad_memo.engine.count_paths`, run on the recipe's graph.
 
 Domains and kinks are handled by construction, never by filtering: the strategy
 evaluates the forward values while it draws (in float64) and chooses the
 constants from them.
 
-* ``log``, ``sqrt``, fractional and negative powers and the base of ``x ** y``
-  only see positive wrappers ``a * a + 0.5`` (>= 0.5); a divisor is always
-  ``b * b + 1`` (>= 1), or a constant of magnitude >= 0.5.
-* ``relu`` and ``abs`` see ``a + c``, and ``maximum(a, b)`` / ``minimum(a, b)`` see
-  ``b + c``, with the constant ``c`` chosen so that every element is at least
-  ``1.5 * MARGIN`` away from the kink (``MARGIN = 1e-2``) at the drawn inputs.
-  ``max``/``min`` reductions get a constant tie-breaker added that puts the
-  extreme at least ``2 * MARGIN`` above (below) the runner-up in every slice.
-  The finite differences of :func:`~tinygrad_memo.gradcheck.gradcheck` move
-  interior values by ``eps`` times a derivative, far less than the margin.
-* Magnitudes stay bounded: whenever an op's result exceeds ``BOUND = 4`` in
+* Every operand of an elementwise op lies in the op's ``domain`` for that input.
+  An operand that is not there already is carried in by ``a * 2**-k + c`` (an
+  exact scaling, then a shift). Where the domain is positive (``log``, ``sqrt``,
+  a divisor, the base of ``x ** y``) the operand is a positive wrapper ``a * a``
+  (then ``* 2**-k`` and ``+ c`` as needed), which is also fan-out at ``a``. A
+  constant operand (``x - 1.5``, ``2.0 ** x``) is drawn from its domain too.
+* Every input of an op with kinks (``relu``, ``abs``) is at least ``1.5 * MARGIN``
+  away from each kink (``MARGIN = 1e-2``) at the drawn inputs, and so is
+  ``(p * a + q * b - k) / max(|p|, |q|)`` for each kink line of a binary op (the
+  ties ``a = b`` of ``maximum`` / ``minimum``, the exponent 0 of ``**``): the shift
+  ``c`` and the constants are chosen so. ``max``/``min`` reductions get a constant tie-breaker
+  added that puts the extreme at least ``2 * MARGIN`` above (below) the
+  runner-up in every slice. The finite differences of
+  :func:`~tinygrad_memo.gradcheck.gradcheck` move interior values by ``eps``
+  times a derivative, far less than the margin.
+* Magnitudes stay bounded: whenever an op's result exceeds ``BOUND = 3`` in
   magnitude it is multiplied by a power of two (an exact scaling) that brings it
-  back under ``BOUND``; so ``exp`` only sees arguments in ``[-4, 4]``.
+  back under ``BOUND``; so ``exp`` only sees arguments in ``[-3, 3]``.
 
 Helper steps (``a * a``, ``+ constant``, ``* 2**-k``) are used whatever ``ops``
 says, since they carry those guarantees.
@@ -60,6 +73,7 @@ says, since they carry those guarantees.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -67,6 +81,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .. import stack
+from ..engine import count_paths, topological_order
+from ..ops import ELEMENTWISE
 from ..tensor import Tensor
 from ..value import Value
 
@@ -77,30 +94,22 @@ __all__ = [
 ]
 
 MARGIN = 1e-2
-"""Minimum distance of every relu/abs input, maximum/minimum pair and max/min runner-up
-from the kink, at the drawn inputs (in fact at least ``1.5 * MARGIN``)."""
-BOUND = 4.0
-"""Every node value usable as an operand is at most this in magnitude."""
-_OFFSET = 0.5  # positive wrappers a * a + _OFFSET
-_DIV_OFFSET = 1.0  # divisors b * b + _DIV_OFFSET
+"""Minimum distance of every input from its op's kinks (and of every max/min runner-up
+from the extreme), at the drawn inputs (in fact at least ``1.5 * MARGIN``)."""
+BOUND = 3.0
+"""Every node value usable as an operand is at most this in magnitude (the bound of an
+elementwise op's default domain)."""
 
-_ELEMENTWISE = ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs")
-_TRIG = ("sin", "cos")
-_ARITH = ("add", "sub", "mul", "div", "pow")
+_REDUCTIONS = ("sum", "mean", "max", "min")
+_STRUCTURAL = _REDUCTIONS + ("softmax", "log_softmax", "matmul", "reshape", "transpose", "getitem")
 
-VALUE_OPS = frozenset(_ARITH + _ELEMENTWISE + _TRIG)
-"""The op families :func:`value_expressions` draws from (all of the Value engine's ops)."""
-TENSOR_OPS = frozenset(
-    _ARITH + _ELEMENTWISE + _TRIG
-    + ("maximum", "minimum", "sum", "mean", "max", "min", "softmax", "log_softmax",
-       "matmul", "reshape", "transpose", "getitem", "stack")
-)
+VALUE_OPS = frozenset(ELEMENTWISE)
+"""The op families :func:`value_expressions` draws from: every elementwise op of the registry."""
+TENSOR_OPS = VALUE_OPS | frozenset(_STRUCTURAL + ("stack",))
 """The op families :func:`tensor_expressions` draws from."""
 
-_BINARY = frozenset(_ARITH + ("maximum", "minimum", "stack", "matmul"))
-_UNARY = frozenset(_ARITH + _ELEMENTWISE + _TRIG + (
-    "sum", "mean", "max", "min", "softmax", "log_softmax", "matmul", "reshape", "transpose",
-    "getitem"))
+_UNARY = VALUE_OPS | frozenset(_STRUCTURAL)  # binary elementwise ops: with a constant
+_BINARY = frozenset(n for n, op in ELEMENTWISE.items() if op.arity == 2) | {"stack", "matmul"}
 _NEEDS_DIM = frozenset(("softmax", "log_softmax", "matmul", "reshape", "transpose", "getitem"))
 
 
@@ -195,126 +204,68 @@ def matmul_shapes(max_dims: int = 4, max_side: int = 4):
                                              max_side=max_side, max_dims=max_dims)
 
 
+# -- how a step is spelled: the registry's ops as users write them ----------------------------
+
+#: the registry ops that Python spells as operators (the others are methods: x.tanh(), a.maximum(b))
+_PREFIX = {"neg": (operator.neg, "-{}"), "abs": (abs, "abs({})")}
+_INFIX = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+          "**": operator.pow}
+
+#: step op -> (registry op, where the constant goes: None (all operands are nodes),
+#: "right" (``sub_c``: x - c) or "left" (``rsub_c``: c - x; Python's reflected operators))
+_FORMS: dict = {}
+for _op in ELEMENTWISE.values():
+    _FORMS[_op.name] = (_op, None)
+    if _op.arity == 2:
+        _FORMS[_op.name + "_c"] = (_op, "right")
+        if _op.symbol in _INFIX:
+            _FORMS["r" + _op.name + "_c"] = (_op, "left")
+_CONST_FORMS = {op.name: [f for f, (o, side) in _FORMS.items() if o is op and side]
+                for op in ELEMENTWISE.values() if op.arity == 2}
+del _op
+
+
+def _spell(op, xs):
+    """``op`` applied to ``xs`` as a user writes it, for Values and Tensors alike."""
+    if op.arity == 1:
+        prefix = _PREFIX.get(op.name)
+        return prefix[0](xs[0]) if prefix else getattr(xs[0], op.name)()
+    infix = _INFIX.get(op.symbol)
+    return infix(*xs) if infix else getattr(xs[0], op.name)(xs[1])
+
+
+def _spell_source(op, xs: list) -> str:
+    if op.arity == 1:
+        prefix = _PREFIX.get(op.name)
+        return prefix[1].format(xs[0]) if prefix else f"{xs[0]}.{op.name}()"
+    if op.symbol in _INFIX:
+        return f"{xs[0]} {op.symbol} {xs[1]}"
+    return f"{xs[0]}.{op.name}({xs[1]})"
+
+
+def _operands(side, xs, c) -> list:
+    return [xs[0], c] if side == "right" else [c, xs[0]] if side == "left" else list(xs)
+
+
 # -- backends: one recipe, every engine ------------------------------------------------------
-
-def _softmax(x, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def _log_softmax(x, axis):
-    s = x - np.max(x, axis=axis, keepdims=True)
-    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
-
-
-def _sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
-
 
 def _along(axis: int, index) -> tuple:
     return (slice(None),) * axis + (index,)
 
 
 class _Numpy:
-    """float64 numpy: the strategy's own forward evaluation, and ``Expression.evaluate``."""
+    """float64 numpy: the strategy's own forward evaluation, and ``Expression.evaluate``
+    (elementwise ops by their registry numpy forward, the rest written here)."""
 
-    exp, log, sqrt, tanh = np.exp, np.log, np.sqrt, np.tanh
-    sin, cos, abs = np.sin, np.cos, np.abs
-    maximum, minimum, matmul = np.maximum, np.minimum, np.matmul
+    stack = staticmethod(np.stack)
 
-    def __init__(self, dtype=np.float64):
-        self.dtype = dtype
-
-    def const(self, c):
+    @staticmethod
+    def const(c):
         return c
 
-    sigmoid = staticmethod(_sigmoid)
-    softmax = staticmethod(_softmax)
-    log_softmax = staticmethod(_log_softmax)
-
     @staticmethod
-    def relu(x):
-        return np.maximum(x, 0.0)
-
-    @staticmethod
-    def reduce(name, x, axis, keepdims):
-        return getattr(np, name)(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def reshape(x, shape):
-        return np.reshape(x, shape)
-
-    @staticmethod
-    def transpose(x, axes):
-        return np.transpose(x, axes)
-
-    @staticmethod
-    def take(x, axis, index):
-        return x[_along(axis, index)]
-
-    @staticmethod
-    def flip(x, axis):
-        return x[_along(axis, slice(None, None, -1))]
-
-    @staticmethod
-    def stack(xs, axis):
-        return np.stack(xs, axis=axis)
-
-
-class _Values:
-    """The scalar Value engine."""
-
-    def const(self, c):
-        return float(c)
-
-    def __getattr__(self, name):
-        if name in ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos"):
-            return lambda x: getattr(x, name)()
-        raise TypeError(f"build_value: op {name!r} has no scalar Value version")
-
-    @staticmethod
-    def abs(x):
-        return abs(x)
-
-
-class _Tensors:
-    """The numpy Tensor engine (constants cast to the inputs' dtype)."""
-
-    def __init__(self, dtype):
-        self.dtype = dtype
-
-    def const(self, c):
-        return np.asarray(c, dtype=self.dtype) if isinstance(c, np.ndarray) else float(c)
-
-    def __getattr__(self, name):
-        if name in ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos"):
-            def f(x):
-                if not hasattr(x, name):
-                    raise NotImplementedError(f"build_tensor: Tensor has no {name}() (yet)")
-                return getattr(x, name)()
-            return f
-        raise AttributeError(name)
-
-    @staticmethod
-    def abs(x):
-        return abs(x)
-
-    @staticmethod
-    def maximum(a, b):
-        import tinygrad_memo as tm
-
-        return tm.maximum(a, b)
-
-    @staticmethod
-    def minimum(a, b):
-        import tinygrad_memo as tm
-
-        return tm.minimum(a, b)
-
-    @staticmethod
-    def matmul(a, b):
-        return a @ b
+    def elementwise(op, xs):
+        return op.array(*xs)
 
     @staticmethod
     def reduce(name, x, axis, keepdims):
@@ -322,132 +273,103 @@ class _Tensors:
 
     @staticmethod
     def softmax(x, axis):
-        return x.softmax(axis=axis)
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
 
     @staticmethod
     def log_softmax(x, axis):
-        return x.log_softmax(axis=axis)
-
-    @staticmethod
-    def reshape(x, shape):
-        return x.reshape(*shape)
+        s = x - np.max(x, axis=axis, keepdims=True)
+        return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
 
     @staticmethod
     def transpose(x, axes):
         return x.transpose(*axes)
 
     @staticmethod
-    def take(x, axis, index):
-        return x[_along(axis, index)]
-
-    @staticmethod
     def flip(x, axis):
         return x[_along(axis, slice(None, None, -1))]
 
+
+class _Nodes(_Numpy):
+    """The Value and Tensor engines through their user-facing API (array constants
+    cast to the inputs' dtype)."""
+
+    stack = staticmethod(stack)
+    elementwise = staticmethod(_spell)
+
+    def __init__(self, dtype=None):
+        self.dtype = dtype
+
+    def const(self, c):
+        return np.asarray(c, dtype=self.dtype) if isinstance(c, np.ndarray) else float(c)
+
     @staticmethod
-    def stack(xs, axis):
-        import tinygrad_memo as tm
+    def softmax(x, axis):
+        return x.softmax(axis)
 
-        return tm.stack(xs, axis=axis)
+    @staticmethod
+    def log_softmax(x, axis):
+        return x.log_softmax(axis)
 
 
-class _Torch:
-    """PyTorch (constants become tensors of the inputs' dtype)."""
+class _Torch(_Nodes):
+    """PyTorch (constants become tensors of the inputs' dtype where torch needs them)."""
 
     def __init__(self, dtype):
         import torch
 
-        self.torch, self.dtype = torch, dtype
+        self.torch, self.dtype, self.stack = torch, dtype, torch.stack
 
     def const(self, c):
-        if isinstance(c, np.ndarray):
-            return self.torch.as_tensor(c, dtype=self.dtype)
-        return float(c)
+        return self.torch.as_tensor(c, dtype=self.dtype) if isinstance(c, np.ndarray) else float(c)
 
-    def __getattr__(self, name):
-        if name in ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "abs"):
-            return getattr(self.torch, name)
-        raise AttributeError(name)
-
-    def maximum(self, a, b):
-        return self.torch.maximum(a, b)
-
-    def minimum(self, a, b):
-        return self.torch.minimum(a, b)
-
-    def matmul(self, a, b):
-        return self.torch.matmul(a, b)
+    def elementwise(self, op, xs):
+        if op.arity == 2 and op.symbol in _INFIX:
+            return _INFIX[op.symbol](*xs)
+        torch = self.torch
+        xs = [x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=self.dtype) for x in xs]
+        for namespace in (torch, torch.nn.functional, torch.special):
+            f = getattr(namespace, op.name, None)
+            if f is not None:
+                return f(*xs)
+        raise NotImplementedError(f"build_torch: torch has no function named {op.name!r}")
 
     def reduce(self, name, x, axis, keepdims):
         if x.ndim == 0:
             return x * 1.0
-        dims = tuple(range(x.ndim)) if axis is None else axis
-        f = {"sum": self.torch.sum, "mean": self.torch.mean, "max": self.torch.amax,
-             "min": self.torch.amin}[name]
-        return f(x, dim=dims, keepdim=keepdims)
-
-    def softmax(self, x, axis):
-        return self.torch.softmax(x, dim=axis)
-
-    def log_softmax(self, x, axis):
-        return self.torch.log_softmax(x, dim=axis)
-
-    @staticmethod
-    def reshape(x, shape):
-        return x.reshape(shape)
+        f = {"sum": x.sum, "mean": x.mean, "max": x.amax, "min": x.amin}[name]
+        return f(dim=tuple(range(x.ndim)) if axis is None else axis, keepdim=keepdims)
 
     @staticmethod
     def transpose(x, axes):
         return x.permute(*axes)
 
-    def take(self, x, axis, index):
-        return x[_along(axis, self.torch.as_tensor(index, dtype=self.torch.long))]
-
     def flip(self, x, axis):
         return self.torch.flip(x, (axis,))
 
-    def stack(self, xs, axis):
-        return self.torch.stack(xs, dim=axis)
+
+_STEPS = {
+    "matmul": lambda B, x, c: x[0] @ x[1],
+    "softmax": lambda B, x, c: B.softmax(x[0], c),
+    "log_softmax": lambda B, x, c: B.log_softmax(x[0], c),
+    "reshape": lambda B, x, c: x[0].reshape(c),
+    "transpose": lambda B, x, c: B.transpose(x[0], c),
+    "take": lambda B, x, c: x[0][_along(*c)],
+    "flip": lambda B, x, c: B.flip(x[0], c),
+    "stack": lambda B, x, c: B.stack(list(x), c),
+}
+for _r in _REDUCTIONS:
+    _STEPS[_r] = (lambda name: lambda B, x, c: B.reduce(name, x[0], *c))(_r)
+del _r
 
 
-def _op_table():
-    t = {
-        "add": lambda B, x, c: x[0] + x[1],
-        "sub": lambda B, x, c: x[0] - x[1],
-        "mul": lambda B, x, c: x[0] * x[1],
-        "div": lambda B, x, c: x[0] / x[1],
-        "pow": lambda B, x, c: x[0] ** x[1],
-        "add_c": lambda B, x, c: x[0] + B.const(c),
-        "radd_c": lambda B, x, c: B.const(c) + x[0],
-        "sub_c": lambda B, x, c: x[0] - B.const(c),
-        "rsub_c": lambda B, x, c: B.const(c) - x[0],
-        "mul_c": lambda B, x, c: x[0] * B.const(c),
-        "rmul_c": lambda B, x, c: B.const(c) * x[0],
-        "div_c": lambda B, x, c: x[0] / B.const(c),
-        "rdiv_c": lambda B, x, c: B.const(c) / x[0],
-        "pow_c": lambda B, x, c: x[0] ** c,
-        "neg": lambda B, x, c: -x[0],
-        "abs": lambda B, x, c: B.abs(x[0]),
-        "maximum": lambda B, x, c: B.maximum(x[0], x[1]),
-        "minimum": lambda B, x, c: B.minimum(x[0], x[1]),
-        "matmul": lambda B, x, c: B.matmul(x[0], x[1]),
-        "softmax": lambda B, x, c: B.softmax(x[0], c),
-        "log_softmax": lambda B, x, c: B.log_softmax(x[0], c),
-        "reshape": lambda B, x, c: B.reshape(x[0], c),
-        "transpose": lambda B, x, c: B.transpose(x[0], c),
-        "take": lambda B, x, c: B.take(x[0], c[0], c[1]),
-        "flip": lambda B, x, c: B.flip(x[0], c),
-        "stack": lambda B, x, c: B.stack(list(x), c),
-    }
-    for f in ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos"):
-        t[f] = (lambda name: lambda B, x, c: getattr(B, name)(x[0]))(f)
-    for r in ("sum", "mean", "max", "min"):
-        t[r] = (lambda name: lambda B, x, c: B.reduce(name, x[0], c[0], c[1]))(r)
-    return t
-
-
-_OPS = _op_table()
-_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
+def _run(backend, name: str, xs: list, const):
+    """One step of a recipe in ``backend``."""
+    form = _FORMS.get(name)
+    if form is None:
+        return _STEPS[name](backend, xs, const)
+    op, side = form
+    return backend.elementwise(op, _operands(side, xs, backend.const(const) if side else None))
 
 
 # -- the recipe ------------------------------------------------------------------------------
@@ -456,8 +378,11 @@ _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul":
 class Step:
     """One node of a recipe: ``op`` applied to earlier nodes ``args`` with constant ``const``.
 
-    ``op == "input"`` is a leaf (``const`` is its input number). The constant is a
-    float, an array (tensor recipes), an axis/shape tuple, or ``(axis, index)``.
+    ``op == "input"`` is a leaf (``const`` is its input number). An elementwise op
+    is named as in the registry (``"tanh"``, ``"sub"``); ``"sub_c"`` is ``x - c``
+    and ``"rsub_c"`` is ``c - x`` (reflected forms exist for Python's operators).
+    The constant is a float, an array (tensor recipes), an axis/shape tuple, or
+    ``(axis, index)``.
 
     >>> Step("mul", (0, 0))
     Step(op='mul', args=(0, 0), const=None)
@@ -468,47 +393,34 @@ class Step:
     const: object = None
 
     def source(self, i: int) -> str:
-        """This step as a line of Python-like code (nodes are ``v0, v1, ...``).
+        """This step as a line of Python code (nodes are ``v0, v1, ...``).
 
         >>> Step("add_c", (2,), 0.5).source(3)
         'v3 = v2 + 0.5'
+        >>> Step("maximum", (0, 1)).source(2)
+        'v2 = v0.maximum(v1)'
         """
         a = [f"v{j}" for j in self.args]
-        c = self.const
-        cs = _fmt(c)
-        op = self.op
+        c, op = self.const, self.op
+        form = _FORMS.get(op)
         if op == "input":
             rhs = f"x{c}"
-        elif op in _INFIX:
-            rhs = f"{a[0]} {_INFIX[op]} {a[1]}"
-        elif op.endswith("_c"):
-            base = op[:-2]
-            if base in _INFIX:
-                rhs = f"{a[0]} {_INFIX[base]} {cs}"
-            else:  # the reflected forms: constant on the left
-                rhs = f"{cs} {_INFIX[base[1:]]} {a[0]}"
-        elif op == "neg":
-            rhs = f"-{a[0]}"
-        elif op in ("sum", "mean", "max", "min"):
+        elif form is not None:
+            rhs = _spell_source(form[0], _operands(form[1], a, _fmt(c)))
+        elif op == "matmul":
+            rhs = f"{a[0]} @ {a[1]}"
+        elif op in _REDUCTIONS:
             rhs = f"{a[0]}.{op}(axis={c[0]!r}, keepdims={c[1]!r})"
         elif op in ("softmax", "log_softmax"):
             rhs = f"{a[0]}.{op}(axis={c})"
-        elif op == "reshape":
-            rhs = f"{a[0]}.reshape{tuple(c)!r}"
-        elif op == "transpose":
-            rhs = f"{a[0]}.transpose{tuple(c)!r}"
+        elif op in ("reshape", "transpose"):
+            rhs = f"{a[0]}.{op}{tuple(c)!r}"
         elif op == "take":
             rhs = f"{a[0]}[{', '.join([':'] * c[0] + [repr(list(map(int, c[1])))])}]"
         elif op == "flip":
             rhs = f"{a[0]}[{', '.join([':'] * c + ['::-1'])}]"
-        elif op == "stack":
+        else:  # stack
             rhs = f"stack([{', '.join(a)}], axis={c})"
-        elif op in ("maximum", "minimum"):
-            rhs = f"{op}({a[0]}, {a[1]})"
-        elif op == "abs":
-            rhs = f"abs({a[0]})"
-        else:
-            rhs = f"{a[0]}.{op}()"
         return f"v{i} = {rhs}"
 
 
@@ -529,6 +441,21 @@ class GraphStats(NamedTuple):
     nodes: int
     edges: int
     paths: int
+
+
+class _Node:
+    """A recipe step as a node of the engine's protocol, so that the engine counts it."""
+
+    __slots__ = ("_inputs", "_seq")
+
+    def __init__(self, inputs: tuple, seq: int):
+        self._inputs, self._seq = inputs, seq
+
+
+def _graph_stats(out: _Node) -> GraphStats:
+    """Nodes, edges and paths of the part of the graph that ``out`` depends on."""
+    order = topological_order(out)
+    return GraphStats(len(order), sum(len(n._inputs) for n in order), count_paths(order))
 
 
 class Expression:
@@ -557,7 +484,10 @@ class Expression:
         self.kind = kind
         self.inputs = list(inputs)
         self.steps = tuple(steps)
-        self.stats = _stats(self.steps)
+        nodes: list = []
+        for i, s in enumerate(self.steps):
+            nodes.append(_Node(tuple(nodes[j] for j in s.args), i))
+        self.stats = _graph_stats(nodes[-1]) if nodes else GraphStats(0, 0, 0)
 
     @property
     def n_inputs(self) -> int:
@@ -570,7 +500,7 @@ class Expression:
         return len(self.inputs)
 
     def source(self) -> str:
-        """The recipe as Python-like lines, one per node.
+        """The recipe as Python lines, one per node.
 
         >>> print(Expression("value", [1.0], [Step("input", (), 0), Step("exp", (0,))]).source())
         v0 = x0
@@ -596,7 +526,7 @@ class Expression:
             if s.op == "input":
                 nodes.append(inputs[s.const])
             else:
-                nodes.append(_OPS[s.op](backend, [nodes[j] for j in s.args], s.const))
+                nodes.append(_run(backend, s.op, [nodes[j] for j in s.args], s.const))
         return nodes if every else nodes[-1]
 
     def _numpy_inputs(self, inputs):
@@ -610,7 +540,7 @@ class Expression:
         >>> Expression("value", [0.0], [Step("input", (), 0), Step("cos", (0,))]).evaluate()
         1.0
         """
-        out = self._build(_Numpy(), self._numpy_inputs(inputs))
+        out = self._build(_Numpy, self._numpy_inputs(inputs))
         return float(out) if self.kind == "value" else np.asarray(out)
 
     def node_values(self, inputs=None) -> list:
@@ -621,7 +551,7 @@ class Expression:
         [3.0, -3.0]
         """
         return [np.asarray(v, dtype=np.float64)
-                for v in self._build(_Numpy(), self._numpy_inputs(inputs), every=True)]
+                for v in self._build(_Numpy, self._numpy_inputs(inputs), every=True)]
 
     def build_value(self, inputs):
         """Rebuild the graph from ``inputs`` (Values, e.g. :meth:`value_inputs`);
@@ -634,7 +564,7 @@ class Expression:
         """
         if self.kind != "value":
             raise TypeError("build_value: a tensor expression cannot be built from scalar Values")
-        return self._build(_Values(), inputs)
+        return self._build(_Nodes(), inputs)
 
     def build_tensor(self, inputs):
         """Rebuild the graph from ``inputs`` (Tensors, e.g. :meth:`tensor_inputs`);
@@ -645,7 +575,7 @@ class Expression:
         4.0
         """
         dtype = next((x.dtype for x in inputs if isinstance(x, Tensor)), np.float64)
-        return self._build(_Tensors(dtype), inputs)
+        return self._build(_Nodes(dtype), inputs)
 
     def build_torch(self, inputs):
         """Rebuild the graph in PyTorch from ``inputs`` (torch tensors, e.g.
@@ -692,30 +622,6 @@ class Expression:
                              requires_grad=requires_grad) for x in self.inputs]
 
 
-def _stats(steps) -> GraphStats:
-    """Nodes, edges and paths of the part of the recipe the output depends on."""
-    if not steps:
-        return GraphStats(0, 0, 0)
-    out = len(steps) - 1
-    live = {out}
-    for i in range(out, -1, -1):
-        if i in live:
-            live.update(steps[i].args)
-    reach = {out: 1}
-    paths = edges = 0
-    for i in range(out, -1, -1):
-        if i not in live:
-            continue
-        n = reach.pop(i, 0)
-        args = steps[i].args
-        edges += len(args)
-        if not args:
-            paths += n
-        for j in args:
-            reach[j] = reach.get(j, 0) + n
-    return GraphStats(len(live), edges, paths)
-
-
 # -- drawing ---------------------------------------------------------------------------------
 
 class _Builder:
@@ -726,33 +632,37 @@ class _Builder:
         self.elements, self.S = elements, base_shape
         self.steps: list[Step] = []
         self.vals: list = []
-        self.paths: list[int] = []
+        self.nodes: list[_Node] = []
         self.consumed: list[bool] = []
         self.hidden: set[int] = set()
         self.inputs: list = []
-        self.np = _Numpy()
 
     # -- bookkeeping --------------------------------------------------------------------------
     def emit(self, op, args=(), const=None) -> int:
         if op == "input":
             val = self.inputs[const]
-            p = 1
         else:
-            val = _OPS[op](self.np, [self.vals[j] for j in args], const)
-            p = sum(self.paths[j] for j in args)
+            val = _run(_Numpy, op, [self.vals[j] for j in args], const)
         val = np.float64(val) if self.kind == "value" else np.asarray(val, dtype=np.float64)
         if not np.all(np.isfinite(val)):  # pragma: no cover - excluded by construction
             raise AssertionError(f"strategies: {op} gave a non-finite value; please report")
         i = len(self.steps)
         self.steps.append(Step(op, tuple(args), const))
         self.vals.append(val)
-        self.paths.append(p)
+        self.nodes.append(_Node(tuple(self.nodes[j] for j in args), i))
         self.consumed.append(False)
         for j in args:
             self.consumed[j] = True
         if np.max(np.abs(val), initial=0.0) > BOUND or (
                 self.kind == "tensor" and not self.compatible(val.shape)):
             self.hidden.add(i)  # only its own consumer (in the same motif) may use it
+        return i
+
+    def settle(self, i) -> int:
+        """Node i, scaled by a power of two if it exceeds BOUND: a usable operand."""
+        m = float(np.max(np.abs(self.vals[i]), initial=0.0))
+        if m > BOUND:
+            i = self.emit("mul_c", (i,), 2.0 ** -math.ceil(math.log2(m / BOUND)))
         return i
 
     def bounded(self, op, args=(), const=None) -> int:
@@ -762,16 +672,10 @@ class _Builder:
     def shape(self, i) -> tuple:
         return np.shape(self.vals[i])
 
-    def total_paths(self) -> int:
-        return sum(p for p, c in zip(self.paths, self.consumed) if not c)
-
     def pick(self) -> int:
         avail = [i for i in range(len(self.steps)) if i not in self.hidden]
         k = self.draw(st.integers(0, len(avail) - 1))
         return avail[-1 - k]  # shrinks towards the most recent node: chains
-
-    def constant(self, lo=-2.0, hi=2.0):
-        return self.draw(_elements(lo, hi))
 
     def new_input(self, shape) -> int:
         if self.kind == "value":
@@ -783,20 +687,61 @@ class _Builder:
         self.inputs.append(data)
         return self.bounded("input", (), len(self.inputs) - 1)
 
-    def shift(self, vals) -> float:
-        """A constant c with |vals + c| >= 1.5 * MARGIN everywhere (kinks stay away)."""
-        c = self.constant(-1.0, 1.0)
-        v = np.ravel(vals)
-        for _ in range(v.size + 1):
-            bad = np.abs(v + c) < 1.5 * MARGIN
-            if not bad.any():
-                break
-            c = float(np.max(-v[bad])) + 2 * MARGIN  # step right past the nearest ones
-        return c
+    # -- domains and kinks ------------------------------------------------------------------------
+    def feed(self, i, domain, clear=()) -> int | None:
+        """Node i carried into the closed interval ``domain`` (a positive domain through
+        the wrapper ``i * i``) and clear of the kinks ``clear`` (see :func:`_clear`),
+        by ``* 2**-k`` and ``+ c`` where needed; None if no shift can do it."""
+        lo, hi = domain
+        if lo > 0:
+            i = self.emit("mul", (i, i))
+        v = self.vals[i]
+        for k in range(64):
+            c = self.shift(v * 2.0 ** -k, lo, hi, clear, identity=k == 0)
+            if c is not None:
+                if k:
+                    i = self.emit("mul_c", (i,), 2.0 ** -k)
+                return self.emit("add_c", (i,), c) if c else i
+        return None
 
-    def positive(self, a, offset=_OFFSET) -> int:
-        """a * a + offset: a positive wrapper (>= offset), with fan-out at a."""
-        return self.emit("add_c", (self.emit("mul", (a, a)),), offset)
+    def shift(self, w, lo, hi, clear, identity) -> float | None:
+        """A constant c with ``w + c`` inside [lo, hi] and at least r from every point p of
+        ``clear`` (pairs (p, r), p a number or an array that broadcasts with w): 0.0 when
+        ``identity`` and none is needed, None if there is none."""
+        slack = 1e-9 * (1.0 + abs(lo) + abs(hi))
+        lo_c = max(lo - float(np.min(w)) + slack, -BOUND)  # (within add's own domain)
+        hi_c = min(hi - float(np.max(w)) - slack, BOUND)
+        if lo_c > hi_c:
+            return None
+        bad = sorted((float(x) - r, float(x) + r) for p, r in clear for x in np.ravel(p - w))
+        if identity and lo_c <= 0.0 <= hi_c and not any(a < 0.0 < b for a, b in bad):
+            return 0.0
+        pieces, start = [], lo_c  # [lo_c, hi_c] without the open intervals of ``bad``
+        for a, b in bad:
+            if a > start:
+                pieces.append((start, min(a, hi_c)))
+            start = max(start, b)
+            if start > hi_c:
+                break
+        if start <= hi_c:
+            pieces.append((start, hi_c))
+        if not pieces:
+            return None
+        c = self.draw(_elements(lo_c, hi_c))
+        if any(a <= c <= b for a, b in pieces):
+            return c
+        return min((x for piece in pieces for x in piece), key=lambda x: abs(x - c))
+
+    def constant(self, domain, clear):
+        """A constant operand from ``domain`` clear of ``clear``: an integer or a float
+        (an array, broadcast, half of the time in tensor graphs)."""
+        lo, hi = max(domain[0], -BOUND), min(domain[1], BOUND)
+        ok = lambda v: all(np.all(np.abs(v - p) >= r) for p, r in clear)
+        floats = _elements(lo, hi).filter(ok)
+        if self.kind == "tensor" and self.draw(st.booleans()):
+            return self.draw(hnp.arrays(np.float64, self.subshape(), elements=floats))
+        ints = [float(n) for n in range(math.ceil(lo), math.floor(hi) + 1) if n and ok(n)]
+        return self.draw((st.sampled_from(ints) if ints else st.nothing()) | floats)
 
     # -- ops ------------------------------------------------------------------------------------
     def unary_ops(self, a) -> list:
@@ -804,63 +749,41 @@ class _Builder:
         ok = [op for op in sorted(self.ops & _UNARY) if nd > 0 or op not in _NEEDS_DIM]
         return ok or ["tanh"]
 
-    def settle(self, i) -> int:
-        """Node i, scaled by a power of two if it exceeds BOUND: every macro's result
-        is a usable operand."""
-        m = float(np.max(np.abs(self.vals[i]), initial=0.0))
-        if m > BOUND:
-            i = self.emit("mul_c", (i,), 2.0 ** -math.ceil(math.log2(m / BOUND)))
-        return i
-
     def unary(self, a, op=None) -> int:
         if op is None:
             op = self.draw(st.sampled_from(self.unary_ops(a)))
         return self.settle(self._unary(a, op))
 
     def _unary(self, a, op) -> int:
-        d = self.draw
-        if op in ("tanh", "sigmoid", "sin", "cos", "neg"):
-            return self.emit(op, (a,))
-        if op == "exp":
-            return self.bounded("exp", (a,))
-        if op in ("log", "sqrt"):
-            return self.bounded(op, (self.positive(a),))
-        if op in ("relu", "abs"):
-            return self.bounded(op, (self.emit("add_c", (a,), self.shift(self.vals[a])),))
-        if op == "pow":
-            c = d(st.sampled_from((2.0, 3.0, 0.5, -0.5, 1.5, -1.0, 2.5)))
-            base = a if c in (2.0, 3.0) else self.positive(a)
-            return self.bounded("pow_c", (base,), c)
-        if op in ("add", "sub", "mul", "div"):
-            return self.const_op(op, a)
-        if op in ("sum", "mean", "max", "min"):
+        fn = ELEMENTWISE.get(op)
+        if fn is not None and fn.arity == 1:
+            x = self.feed(a, fn.input_domains()[0], [(k, 2 * MARGIN) for k in fn.kinks])
+            return self.emit("mul_c", (a,), -1.0) if x is None else self.emit(op, (x,))
+        if fn is not None:
+            return self.const_form(a, fn)
+        if op in _REDUCTIONS:
             return self.reduce(op, a)
         if op in ("softmax", "log_softmax"):
             nd = len(self.shape(a))
-            return self.emit(op, (a,), d(st.integers(-nd, nd - 1)))
+            return self.emit(op, (a,), self.draw(st.integers(-nd, nd - 1)))
         if op == "matmul":
             return self.matmul_weight(a)
         if op == "reshape":
             return self.reshape(a)
         if op == "transpose":
             return self.transpose(a)
-        if op == "getitem":
-            return self.getitem(a)
-        raise AssertionError(op)  # pragma: no cover
+        return self.getitem(a)
 
-    def const_op(self, op, a) -> int:
-        d = self.draw
-        if op == "div":
-            form = d(st.sampled_from(("div_c", "rdiv_c")))
-            if form == "div_c":
-                c = d(_elements(0.5, 2.0)) * d(st.sampled_from((1.0, -1.0)))
-                return self.bounded("div_c", (a,), c)
-            return self.bounded("rdiv_c", (self.positive(a),), self.constant())
-        form = d(st.sampled_from((op + "_c", "r" + op + "_c")))
-        c = self.constant()
-        if self.kind == "tensor" and d(st.booleans()):  # an array constant, broadcast
-            c = self.draw(hnp.arrays(np.float64, self.subshape(), elements=_elements()))
-        return self.bounded(form, (a,), c)
+    def const_form(self, a, op) -> int:
+        """``x op c`` or ``c op x`` for a binary op, with ``x`` fed from node ``a``."""
+        form = self.draw(st.sampled_from(_CONST_FORMS[op.name]))
+        side = 0 if _FORMS[form][1] == "right" else 1  # which operand x is
+        doms = op.input_domains()
+        c = self.constant(doms[1 - side], _clear(op, 1 - side))
+        x = self.feed(a, doms[side], _clear(op, side, c))
+        if x is None:  # pragma: no cover - no shift clears the kinks
+            return self.emit("mul_c", (a,), -1.0)
+        return self.emit(form, (x,), c)
 
     def binary_ops(self) -> list:
         return sorted(self.ops & _BINARY) or ["add"]
@@ -871,30 +794,26 @@ class _Builder:
         return self.settle(self._binary(a, b, op))
 
     def _binary(self, a, b, op) -> int:
-        if op in ("add", "sub", "mul"):
-            return self.bounded(op, (a, b))
-        if op == "div":
-            return self.bounded("div", (a, self.positive(b, _DIV_OFFSET)))
-        if op == "pow":
-            return self.bounded("pow", (self.positive(a), b))
-        if op in ("maximum", "minimum"):
-            c = self.shift(np.broadcast_to(self.vals[b] - self.vals[a],
-                                           np.broadcast_shapes(self.shape(a), self.shape(b))))
-            return self.bounded(op, (a, self.emit("add_c", (b,), c)))
+        fn = ELEMENTWISE.get(op)
+        if fn is not None:
+            da, db = fn.input_domains()
+            x = self.feed(a, da, _clear(fn, 0))
+            y = None if x is None else self.feed(b, db, _clear(fn, 1, self.vals[x]))
+            if y is None:  # pragma: no cover - no shift clears the kinks
+                return self.emit("add", (a, b))
+            return self.emit(op, (x, y))
         if op == "stack":
             if self.shape(a) != self.shape(b):
-                return self.bounded("add", (a, b))
+                return self.emit("add", (a, b))
             return self.emit("mean", (self.emit("stack", (a, b), 0),), ((0,), False))
-        if op == "matmul":
-            sa, sb = self.shape(a), self.shape(b)
-            try:
-                out = np.matmul(np.empty(sa), np.empty(sb)).shape if sa and sb else None
-            except ValueError:
-                out = None
-            if out is None or not self.compatible(out):
-                return self.matmul_weight(a)
-            return self.bounded("matmul", (a, b))
-        raise AssertionError(op)  # pragma: no cover
+        sa, sb = self.shape(a), self.shape(b)  # matmul
+        try:
+            out = np.matmul(np.empty(sa), np.empty(sb)).shape if sa and sb else None
+        except ValueError:
+            out = None
+        if out is None or not self.compatible(out):
+            return self.matmul_weight(a)
+        return self.bounded("matmul", (a, b))
 
     # -- tensor-only macros ----------------------------------------------------------------------
     def compatible(self, shape) -> bool:
@@ -942,22 +861,18 @@ class _Builder:
         form = d(st.sampled_from(forms))
         k = shape[-1]
         if form == "right":
-            return self.bounded("matmul", (a, self.weight((k, k))))
+            return self.bounded("matmul", (a, self.new_input((k, k))))
         if form == "batch":
-            w = self.weight((d(st.sampled_from((1, self.S[-3]))), k, k))
+            w = self.new_input((d(st.sampled_from((1, self.S[-3]))), k, k))
             return self.bounded("matmul", (a, w))
         if form == "left":
             m = shape[-2]
-            return self.bounded("matmul", (self.weight((m, m)), a))
+            return self.bounded("matmul", (self.new_input((m, m)), a))
         if form == "vector":
-            r = self.emit("matmul", (a, self.weight((k,))))
+            r = self.emit("matmul", (a, self.new_input((k,))))
             return self.bounded("reshape", (r,), shape[:-1] + (1,))
-        r = self.emit("matmul", (self.weight((shape[-2],)), a))  # left_vector
+        r = self.emit("matmul", (self.new_input((shape[-2],)), a))  # left_vector
         return self.bounded("reshape", (r,), shape[:-2] + (1, k))
-
-    def weight(self, shape) -> int:
-        """A new input for a matmul (hidden if its shape does not broadcast to the base)."""
-        return self.new_input(shape)
 
     def shape_preserving(self, a, axis) -> int:
         op = self.draw(st.sampled_from(("tanh", "sigmoid", "softmax", "log_softmax")))
@@ -1013,6 +928,10 @@ class _Builder:
         """b = a + a or a * a: doubles the paths through a."""
         return self.bounded(self.draw(st.sampled_from(("add", "mul"))), (a, a))
 
+    def total_paths(self) -> int:
+        """Paths from every node that nothing consumes yet down to the leaves."""
+        return count_paths(self.nodes)
+
     def finish(self, scalar: bool) -> Expression:
         sinks = [i for i, c in enumerate(self.consumed) if not c]
         out = sinks[0]
@@ -1020,8 +939,8 @@ class _Builder:
             out = self.bounded("add", (out, s))
         extra = 2 if scalar else 0
         while True:
-            st_ = _stats(self.steps)
-            if st_.paths > st_.edges + extra:
+            stats = _graph_stats(self.nodes[out])
+            if stats.paths > stats.edges + extra:
                 break
             out = self.rung(out)
         if scalar:
@@ -1030,6 +949,20 @@ class _Builder:
             out = self.emit("mul_c", (out,), w)
             self.emit("sum", (out,), (None, False))
         return Expression(self.kind, self.inputs, self.steps)
+
+
+def _clear(op, side: int, other=None) -> list:
+    """The (point, radius) pairs that operand ``side`` (0: a, 1: b) of the binary ``op``
+    keeps clear of: each kink line ``p * a + q * b = k`` that involves it and no
+    unknown other operand (``other``: the other's value, or None), solved for it, with
+    the radius that keeps ``|p * a + q * b - k| >= 2 * MARGIN * max(|p|, |q|)``."""
+    out = []
+    for line in op.kinks:
+        own, oth, k = line[side], line[1 - side], line[2]
+        if own and (not oth or other is not None):
+            point = (k - oth * other) / own if oth else k / own
+            out.append((point, 2 * MARGIN * max(abs(line[0]), abs(line[1])) / abs(own)))
+    return out
 
 
 def _tie_breaker(a, axis, op):
@@ -1073,11 +1006,11 @@ def value_expressions(*, max_ops: int = 10, min_inputs: int = 1, max_inputs: int
 
     ``max_ops`` motifs (each one op to a handful: a chain, a diamond, a ladder...)
     over ``min_inputs..max_inputs`` inputs drawn from ``elements`` (default floats
-    in [-2, 2]); ``ops``: a subset of :data:`VALUE_OPS` (e.g. without ``sin``/``cos``
-    to rebuild in the Tensor engine). Drawing stops early once the graph has about
-    ``max_paths`` root-to-leaf paths (a soft cap that keeps ``naive_grad`` cheap).
-    Every graph has ``stats.paths > stats.edges``. See the module docstring for
-    the domain and kink guarantees.
+    in [-2, 2]); ``ops``: a subset of :data:`VALUE_OPS` (every elementwise op of the
+    registry). Drawing stops early once the graph has about ``max_paths``
+    root-to-leaf paths (a soft cap that keeps ``naive_grad`` cheap). Every graph has
+    ``stats.paths > stats.edges``. See the module docstring for the domain and
+    kink guarantees.
 
     >>> from hypothesis import given, settings
     >>> @settings(max_examples=10, deadline=None)
@@ -1110,11 +1043,11 @@ def tensor_expressions(*, max_ops: int = 6, min_inputs: int = 1, max_inputs: int
 
     A base shape (``min_dims..max_dims`` axes of 1..``max_side``) is drawn; inputs
     have shapes that broadcast to it, and every node keeps that property, so any
-    two nodes can be combined. Besides the elementwise ops: reductions (all axes,
-    some axes with keepdims, or leading axes), softmax/log_softmax, matmul with
-    weight inputs (square, vector, batched) or between nodes, reshape and
-    transpose round trips, indexing (integer arrays with repeats, reversed
-    slices), stack, maximum/minimum, and broadcasting everywhere. With
+    two nodes can be combined. Besides the elementwise ops of the registry:
+    reductions (all axes, some axes with keepdims, or leading axes),
+    softmax/log_softmax, matmul with weight inputs (square, vector, batched) or
+    between nodes, reshape and transpose round trips, indexing (integer arrays
+    with repeats, reversed slices), stack, and broadcasting everywhere. With
     ``scalar=True`` the output is ``(out * w).sum()`` for a random non-uniform
     constant ``w``, so ``backward()`` needs no seed. Weight inputs added by
     matmul count as inputs.
