@@ -8,10 +8,11 @@
    method that builds a node any other way fails here, and so does one that no
    candidate can call: give it a sample call in ``SAMPLES``.
 2. No derivative rule is defined outside the registry: a scan of the package's source
-   finds every class (nested ones too) that subclasses an op base or defines
-   ``backward``/``jvp``/``_vjp`` or the elementwise rules ``d``/``da``/``db``;
-   outside ``tinygrad_memo/ops/`` only the op protocol itself (``Function``) and the two
-   node classes (``Value``, ``Tensor``: ``_vjp`` evaluates the registry's rules) may.
+   finds every class (nested ones too) that subclasses an op base, or defines an
+   elementwise rule ``d``/``da``/``db``, a ``backward``/``jvp`` with the op protocol's
+   ``(ctx, ...)`` signature, or a ``_vjp`` outside a node class (the nodes' ``_vjp``,
+   in Value, Tensor and the jit's replayed calls, runs the registry's rules); outside
+   ``tinygrad_memo/ops/`` only the op protocol itself (``Function``) may.
    Custom-op examples in docstrings and docs are not code of the package and are not seen.
 """
 
@@ -48,18 +49,19 @@ def _any(*args, **kwargs):  # a callback that accepts anything (hooks)
 def tensor_fixtures():
     rng = np.random.default_rng(0)
     leaf = tm.Tensor(rng.uniform(0.2, 0.9, (2, 3)), requires_grad=True)
-    x = leaf * 1.0  # an interior node: in-place methods are allowed on it
+    x = leaf * 1.0  # an interior node
     y = tm.Tensor(rng.uniform(0.2, 0.9, (2, 3)), requires_grad=True)
     z = tm.Tensor(rng.uniform(0.2, 0.9, (3, 2)), requires_grad=True)
     s = tm.Tensor(np.array(0.5), requires_grad=True) * 1.0
-    return [x, s], [(), (y,), (z,), (0,), (1,), (0.5,), (0.3, 0.7), (1, 0), ((3, 2),), (3, 2),
+    plain = tm.Tensor(rng.uniform(0.2, 0.9, (2, 3)))  # in-place writes are allowed on it
+    return [x, s, leaf, plain], [(), (y,), (z,), (0.5,), (0,), (1,), (0.3, 0.7), (1, 0), ((3, 2),), (3, 2),
                     ((0, 1),), ([0, 1],), (1, np.array([[0, 1], [2, 0]])), (0, 0.5), (_any,),
                     ({},)]
 
 
 def value_fixtures():
     x = tm.Value(0.5) * 1.0
-    return [x], [(), (tm.Value(0.7),), (0.7,), (_any,), ({},)]
+    return [x, tm.Value(0.6)], [(), (tm.Value(0.7),), (0.7,), (_any,), ({},)]
 
 
 #: calls the candidates cannot guess: name -> (receiver index, receiver -> args)
@@ -203,29 +205,40 @@ def test_a_method_that_no_candidate_can_call_fails(monkeypatch):
 
 # -- 2. no derivative rule outside the registry ---------------------------------------------------
 
-RULES = {"backward", "jvp", "_vjp", "d", "da", "db"}  # (forward is no rule: Module has one)
 OP_BASES = {"Function", "Elementwise", "Unary", "Binary"}
-#: (file, class) outside ops/ allowed to define some of RULES: the op protocol and the nodes
-ALLOWED = {("function.py", "Function"): {"backward", "jvp"},
-           ("tensor.py", "Tensor"): {"backward", "_vjp"},
-           ("value.py", "Value"): {"backward", "_vjp"}}
+NODE_CLASSES = {"Tensor", "Value"}
 
 
 def _base_name(b) -> str:
     return b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")
 
 
-def rule_definitions(source: str):
-    """(class name, bases, names of RULES it defines) for every class in ``source``."""
+def rules_in(source: str):
+    """(class name, what in it is a derivative rule) for every class in ``source``:
+    an op base class; an elementwise rule ``d``/``da``/``db``; a ``backward`` or ``jvp``
+    with the op protocol's signature ``(ctx, ...)``; a ``_vjp`` outside a node class
+    (a node's ``_vjp`` is the engine protocol, which runs the registry's rules)."""
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ClassDef):
-            defined = set()
-            for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    defined.add(item.name)
-                elif isinstance(item, ast.Assign):
-                    defined |= {t.id for t in item.targets if isinstance(t, ast.Name)}
-            yield node.name, {_base_name(b) for b in node.bases}, defined & RULES
+        if not isinstance(node, ast.ClassDef):
+            continue
+        bases = {_base_name(b) for b in node.bases}
+        found = [f"subclasses {b}" for b in sorted(bases & OP_BASES)]
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef):
+                first = item.args.args[0].arg if item.args.args else ""
+                if item.name in ("d", "da", "db") or (
+                        item.name in ("backward", "jvp") and first == "ctx") or (
+                        item.name == "_vjp" and not (bases | {node.name}) & NODE_CLASSES):
+                    found.append(f"defines {item.name}")
+            elif isinstance(item, ast.Assign):
+                found += [f"defines {t.id}" for t in item.targets
+                          if isinstance(t, ast.Name) and t.id in ("d", "da", "db")]
+        if found:
+            yield node.name, found
+
+
+#: outside ops/, only the op protocol itself may look like an op
+ALLOWED = {("function.py", "Function")}
 
 
 def outside_the_registry(root: Path) -> list:
@@ -234,11 +247,9 @@ def outside_the_registry(root: Path) -> list:
         rel = path.relative_to(root)
         if rel.parts[0] == "ops":
             continue
-        for cls, bases, rules in rule_definitions(path.read_text(encoding="utf-8")):
-            extra = rules - ALLOWED.get((rel.as_posix(), cls), set())
-            if extra or (bases & OP_BASES):
-                found.append(f"{rel}: class {cls}({', '.join(sorted(bases))}) "
-                             f"defines {sorted(extra)}")
+        for cls, what in rules_in(path.read_text(encoding="utf-8")):
+            if (rel.as_posix(), cls) not in ALLOWED:
+                found.append(f"{rel}: class {cls}: {', '.join(what)}")
     return found
 
 
@@ -267,9 +278,14 @@ def test_the_scan_finds_rules_outside_ops(tmp_path):
         "class Node:\n"
         "    def _vjp(self, g, create_graph, release=False):\n"
         "        return (g,)\n\n"
+        "class Port(Tensor):\n"
+        "    def _vjp(self, g, create_graph, release=False):\n"
+        "        return (g,)\n\n"
+        "class Rule:\n"
+        "    da = staticmethod(lambda a, b, out, fn: b)\n\n"
         "DOC = '''\n"
         "class InADocstring(tm.Function):\n"
         "    def backward(ctx, g): ...\n"
         "'''\n")
     found = outside_the_registry(tmp_path)
-    assert len(found) == 2 and "Sneaky" in " ".join(found) and "class Node()" in " ".join(found)
+    assert sorted(f.split(": ")[1] for f in found) == ["class Node", "class Rule", "class Sneaky"]

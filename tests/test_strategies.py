@@ -220,9 +220,12 @@ def elementwise_call(step):
     return None, None
 
 
-def is_positive_wrapper(steps, j) -> bool:
-    """Node j is ``a * a``, possibly followed by ``* 2**-k`` and ``+ c``."""
-    while steps[j].op in ("add_c", "mul_c"):
+def is_positive_wrapper(steps, j, lo) -> bool:
+    """Node j is ``a * a * 2**-k + c`` with ``c >= lo`` (the scaling is optional)."""
+    if steps[j].op != "add_c" or not steps[j].const >= lo:
+        return False
+    j = steps[j].args[0]
+    if steps[j].op == "mul_c":
         j = steps[j].args[0]
     return steps[j].op == "mul" and steps[j].args[0] == steps[j].args[1]
 
@@ -243,7 +246,7 @@ def check_guarantees(expr):
             for x, j, (lo, hi) in zip(xs, nodes, op.input_domains()):
                 assert lo <= np.min(x) and np.max(x) <= hi, (s, op.input_domains())
                 if lo > 0 and j is not None:
-                    assert is_positive_wrapper(steps, j), s
+                    assert is_positive_wrapper(steps, j, lo), s
             for kink in op.kinks:
                 if op.arity == 1:
                     d = xs[0] - kink

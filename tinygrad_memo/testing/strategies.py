@@ -36,10 +36,11 @@ constants from them.
 
 * Every operand of an elementwise op lies in the op's ``domain`` for that input.
   An operand that is not there already is carried in by ``a * 2**-k + c`` (an
-  exact scaling, then a shift). Where the domain is positive (``log``, ``sqrt``,
-  a divisor, the base of ``x ** y``) the operand is a positive wrapper ``a * a``
-  (then ``* 2**-k`` and ``+ c`` as needed), which is also fan-out at ``a``. A
-  constant operand (``x - 1.5``, ``2.0 ** x``) is drawn from its domain too.
+  exact scaling, then a shift). Where the domain ``(lo, hi)`` is positive
+  (``log``, ``sqrt``, a divisor, the base of ``x ** y``) the operand is a positive
+  wrapper ``a * a * 2**-k + c`` with ``c >= lo``, so it stays in the domain's
+  positive part for any data, not only the drawn inputs (and it is fan-out at
+  ``a``). A constant operand (``x - 1.5``, ``2.0 ** x``) is drawn from its domain too.
 * Every input of an op with kinks (``relu``, ``abs``) is at least ``1.5 * MARGIN``
   away from each kink (``MARGIN = 1e-2``) at the drawn inputs, and so is
   ``(p * a + q * b - k) / max(|p|, |q|)`` for each kink line of a binary op (the
@@ -693,23 +694,25 @@ class _Builder:
         the wrapper ``i * i``) and clear of the kinks ``clear`` (see :func:`_clear`),
         by ``* 2**-k`` and ``+ c`` where needed; None if no shift can do it."""
         lo, hi = domain
-        if lo > 0:
+        positive = lo > 0
+        if positive:  # i * i * 2**-k + c with c >= lo: inside the domain for any data
             i = self.emit("mul", (i, i))
         v = self.vals[i]
         for k in range(64):
-            c = self.shift(v * 2.0 ** -k, lo, hi, clear, identity=k == 0)
+            c = self.shift(v * 2.0 ** -k, lo, hi, clear, identity=k == 0 and not positive,
+                           least=lo if positive else -BOUND)
             if c is not None:
                 if k:
                     i = self.emit("mul_c", (i,), 2.0 ** -k)
                 return self.emit("add_c", (i,), c) if c else i
         return None
 
-    def shift(self, w, lo, hi, clear, identity) -> float | None:
-        """A constant c with ``w + c`` inside [lo, hi] and at least r from every point p of
-        ``clear`` (pairs (p, r), p a number or an array that broadcasts with w): 0.0 when
-        ``identity`` and none is needed, None if there is none."""
+    def shift(self, w, lo, hi, clear, identity, least=-BOUND) -> float | None:
+        """A constant c >= ``least`` with ``w + c`` inside [lo, hi] and at least r from every
+        point p of ``clear`` (pairs (p, r), p a number or an array that broadcasts with
+        w): 0.0 when ``identity`` and none is needed, None if there is none."""
         slack = 1e-9 * (1.0 + abs(lo) + abs(hi))
-        lo_c = max(lo - float(np.min(w)) + slack, -BOUND)  # (within add's own domain)
+        lo_c = max(lo - float(np.min(w)) + slack, least + slack, -BOUND)  # (in add's domain)
         hi_c = min(hi - float(np.max(w)) - slack, BOUND)
         if lo_c > hi_c:
             return None
