@@ -43,10 +43,10 @@ def expected_pngs() -> list[str]:
     names = []
     if HAVE_MPL:
         names += ["moons_loss.png", "moons_boundary.png"]
-        names += (["digits_curves.png", "digits_samples.png"] if HAVE_SKLEARN
+        names += (["digits_curves.png", "digits_samples.png", "cnn_curves.png"] if HAVE_SKLEARN
                   else ["spirals_curves.png", "spirals_boundary.png"])
     if HAVE_DOT:
-        names += ["neuron.png", "mlp.png"]
+        names += ["neuron.png", "mlp.png"] + (["cnn_graph.png"] if HAVE_SKLEARN else [])
     return names
 
 
@@ -77,6 +77,12 @@ def test_quick_demo_results(quick_run):
     assert clf["dataset"] == ("digits" if HAVE_SKLEARN else "spirals")
     assert clf["test_accuracy"] > 0.8  # chance is 0.1 (digits) or 1/3 (spirals)
     assert len(clf["history"]) == clf["epochs"]
+    cnn = result["cnn"]
+    if HAVE_SKLEARN:
+        assert len(cnn["history"]) == cnn["epochs"] == demo.SETTINGS["quick"]["cnn_epochs"]
+        assert cnn["test_accuracy"] > 0.6  # chance is 0.1
+    else:
+        assert cnn is None
     assert result["seconds"] > 0
 
 
@@ -84,7 +90,7 @@ def test_quick_demo_log(quick_run):
     out, result, lines = quick_run
     text = "\n".join(lines)
     assert str(out.resolve()) in lines[0]
-    for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]"):
+    for step in ("[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"):
         assert step in text
     assert "Final accuracies:" in text
     assert f"training accuracy {100 * result['moons']['accuracy']:.1f}%" in text
@@ -146,9 +152,10 @@ def test_spirals_without_scikit_learn(tmp_path, monkeypatch):
 
     monkeypatch.setattr(data, "load_digits", no_sklearn)
     lines: list[str] = []
-    result = demo.run_demo(tmp_path, quick=True, log=lines.append, parts=["digits"])
+    result = demo.run_demo(tmp_path, quick=True, log=lines.append, parts=["digits", "cnn"])
     assert result["classifier"]["dataset"] == "spirals"
     assert any("scikit-learn" in line for line in lines)
+    assert result["cnn"] is None and any("skipped the CNN" in line for line in lines)
     for name in ("spirals_curves.png", "spirals_boundary.png"):
         png_size(tmp_path / name)
 

@@ -19,7 +19,10 @@ order:
    (``digits_curves.png``, ``digits_samples.png``), or on three spirals when
    scikit-learn (which ships the digits) is missing (``spirals_curves.png``,
    ``spirals_boundary.png``);
-4. ``graphs`` (``graphs.py``): Graphviz pictures of micrograd's neuron with its
+4. ``cnn`` (``cnn.py``): a small CNN (two conv-relu-maxpool blocks, then a linear
+   layer) on the digits as 1x8x8 images, with Adam (``cnn_curves.png``; and
+   ``cnn_graph.png``: its graph, clustered by layer); skipped without scikit-learn;
+5. ``graphs`` (``graphs.py``): Graphviz pictures of micrograd's neuron with its
    gradients (``neuron.png``) and of a small Tensor MLP (``mlp.png``); skipped
    with a one-line install hint when Graphviz's ``dot`` is missing.
 
@@ -38,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ..random import manual_seed
-from . import digits, graphs, memo_table, moons
+from . import cnn, digits, graphs, memo_table, moons
 from .digits import train_classifier
 from .moons import train_moons
 
@@ -55,9 +58,9 @@ QUICK = False
 #: The settings of the full and the quick demo.
 SETTINGS = {
     "full": {"memo_depth": DEMO_DEPTH, "moons_n": 100, "moons_steps": 100,
-             "digits_epochs": 20, "spirals_epochs": 60},
+             "digits_epochs": 20, "spirals_epochs": 60, "cnn_epochs": 15},
     "quick": {"memo_depth": 8, "moons_n": 40, "moons_steps": 12,
-              "digits_epochs": 4, "spirals_epochs": 20},
+              "digits_epochs": 4, "spirals_epochs": 20, "cnn_epochs": 2},
 }
 
 
@@ -66,7 +69,7 @@ SETTINGS = {
 #: ``settings`` (the row of :data:`SETTINGS`, with the memo table's depth and budget).
 PARTS: list[tuple[str, Callable[[dict], dict]]] = [
     ("memo", memo_table.part), ("moons", moons.part), ("digits", digits.part),
-    ("graphs", graphs.part),
+    ("cnn", cnn.part), ("graphs", graphs.part),
 ]
 
 
@@ -80,7 +83,7 @@ def run_demo(out, seed: int = 0, quiet: bool = False,
     unless ``quiet``. ``quick=True`` uses small settings (seconds instead of a
     minute; ``None`` means the module's :data:`QUICK`); ``parts`` picks some of
     the parts by name (default: all of :data:`PARTS`, in order). Returns a dict
-    merging the parts' results (``memo_rows``, ``moons``, ``classifier``,
+    merging the parts' results (``memo_rows``, ``moons``, ``classifier``, ``cnn``,
     ``graphs``), with ``files``: every file written, and ``seconds``.
 
     >>> import tempfile

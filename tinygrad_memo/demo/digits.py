@@ -27,8 +27,9 @@ def _accuracy(model, X: np.ndarray, y: np.ndarray) -> float:
 
 def train_classifier(X_train, y_train, X_test, y_test, hidden=(128, 64), epochs: int = 20,
                      lr: float = 3e-3, batch_size: int = 32, seed: int = 0,
-                     callback: Callable[[int, dict], object] | None = None) -> dict:
-    """Train a Tensor ``nn.MLP(d, [*hidden, classes])`` with Adam and cross-entropy on minibatches.
+                     callback: Callable[[int, dict], object] | None = None, model=None) -> dict:
+    """Train a Tensor ``nn.MLP(d, [*hidden, classes])`` (or the given ``model``) with Adam and
+    cross-entropy on minibatches.
 
     The learning rate follows a cosine schedule from ``lr`` down to ``lr / 20``
     over the epochs. Returns a dict: ``model``, ``history`` (per epoch:
@@ -45,8 +46,9 @@ def train_classifier(X_train, y_train, X_test, y_test, hidden=(128, 64), epochs:
     """
 
     manual_seed(seed)
-    classes = int(max(y_train.max(), y_test.max())) + 1
-    model = nn.MLP(X_train.shape[1], [*hidden, classes])
+    if model is None:
+        classes = int(max(y_train.max(), y_test.max())) + 1
+        model = nn.MLP(X_train.shape[1], [*hidden, classes])
     opt = optim.Adam(model.parameters(), lr=lr)
     sched = optim.CosineAnnealingLR(opt, T_max=max(1, epochs), eta_min=lr / 20)
     history = []
@@ -73,6 +75,19 @@ def train_classifier(X_train, y_train, X_test, y_test, hidden=(128, 64), epochs:
             "seconds": time.perf_counter() - t0}
 
 
+def train_shown(ctx: dict, desc: str, splits: tuple, epochs: int, **kw) -> dict:
+    """:func:`train_classifier` on ``splits`` (X_train, y_train, X_test, y_test) with a
+    progress bar ``desc``, and a summary line in the log."""
+    with ticking(ctx, desc, total=epochs, unit="epoch") as tick:
+        r = train_classifier(*splits, epochs=epochs, seed=ctx["seed"], **kw,
+                             callback=lambda epoch, row: tick(
+                                 f"loss {row['loss']:.4f}, test accuracy "
+                                 f"{100 * row['test_accuracy']:.1f}%"))
+    ctx["log"](f"      {epochs} epochs in {r['seconds']:.1f} s: test accuracy "
+               f"{100 * r['test_accuracy']:.1f}% (train {100 * r['train_accuracy']:.1f}%)")
+    return r
+
+
 def part(ctx: dict) -> dict:
     """Train on the digits (or the spirals) with ``ctx["settings"]`` and plot the curves
     and the test digits (or the decision regions)."""
@@ -91,18 +106,12 @@ def part(ctx: dict) -> dict:
         dataset, hidden, epochs, lr = "spirals", (64, 64), s["spirals_epochs"], 1e-2
         what = f"three spirals ({len(y_train)} training and {len(y_test)} test points)"
     arch = f"MLP({X_train.shape[1]}, [{', '.join(map(str, hidden))}, {int(y_train.max()) + 1}])"
-    ctx["log"](f"[3/4] A Tensor {arch} on {what}: Adam, cross-entropy, minibatches of 32, "
+    ctx["log"](f"[3/5] A Tensor {arch} on {what}: Adam, cross-entropy, minibatches of 32, "
                f"{epochs} epochs")
     if note:
         ctx["log"](note)
-    with ticking(ctx, f"{dataset} (Tensor MLP)", total=epochs, unit="epoch") as tick:
-        r = train_classifier(X_train, y_train, X_test, y_test, hidden=hidden, epochs=epochs,
-                             lr=lr, seed=ctx["seed"],
-                             callback=lambda epoch, row: tick(
-                                 f"loss {row['loss']:.4f}, test accuracy "
-                                 f"{100 * row['test_accuracy']:.1f}%"))
-    ctx["log"](f"      {epochs} epochs in {r['seconds']:.1f} s: test accuracy "
-               f"{100 * r['test_accuracy']:.1f}% (train {100 * r['train_accuracy']:.1f}%)")
+    r = train_shown(ctx, f"{dataset} (Tensor MLP)", (X_train, y_train, X_test, y_test),
+                    epochs=epochs, hidden=hidden, lr=lr)
     model = r["model"]
     title = f"{dataset}: Tensor {arch}, Adam, cross-entropy, minibatches of 32"
     files = plots.classifier_curves(ctx, r, f"{dataset}_curves.png", title)

@@ -10,6 +10,10 @@ from ..random import manual_seed
 from ..tensor import Tensor
 from .progress import progress
 
+#: What to do when Graphviz's ``dot`` is missing (one line).
+DOT_HINT = ("Graphviz's `dot` is not installed (install it: `sudo apt-get install graphviz`, "
+            "`brew install graphviz`, or `make dot` here)")
+
 
 def _small_mlp(seed: int):
     """A small Tensor MLP(2, [3, 2]) with its cross-entropy loss on 4 moons points, after
@@ -26,7 +30,7 @@ def _small_mlp(seed: int):
 def part(ctx: dict) -> dict:
     """micrograd's neuron (``neuron.png``) and a small Tensor MLP (``mlp.png``); skipped
     with a one-line install hint when Graphviz's ``dot`` is missing."""
-    ctx["log"]("[4/4] Pictures of computation graphs (Graphviz): micrograd's neuron with its "
+    ctx["log"]("[5/5] Pictures of computation graphs (Graphviz): micrograd's neuron with its "
                "gradients, and a small Tensor MLP")
     out: Path = ctx["out"]
     files = []
@@ -41,9 +45,7 @@ def part(ctx: dict) -> dict:
         try:
             files.append(Path(viz.save(draw(), out / name)))
         except viz.GraphvizNotFoundError:
-            ctx["log"]("      skipped the graph pictures: Graphviz's `dot` is not installed "
-                       "(install it: `sudo apt-get install graphviz`, `brew install graphviz`, "
-                       "or `make dot` here)")
+            ctx["log"](f"      skipped the graph pictures: {DOT_HINT}")
             return {"graphs": None, "files": files}
         ctx["descriptions"][name] = description
     return {"graphs": [f.name for f in files], "files": files}

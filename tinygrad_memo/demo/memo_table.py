@@ -13,7 +13,7 @@ def part(ctx: dict) -> dict:
     """Ladders of depth 1..``ctx["settings"]["memo_depth"]``: ``memo_table.txt`` and
     ``.json``; the table is also kept in ``ctx["memo_table"]`` for the final summary."""
     depth, budget = ctx["settings"]["memo_depth"], ctx["settings"]["naive_budget_s"]
-    ctx["log"](f"[1/4] Memoization: backward on ladder graphs of depth 1..{depth} vs the naive "
+    ctx["log"](f"[1/5] Memoization: backward on ladder graphs of depth 1..{depth} vs the naive "
                "chain rule, which walks every path")
     rows = []
     bar = progress(ctx, range(1, depth + 1), "memo table", total=depth, unit="depth")

@@ -106,7 +106,7 @@ def part(ctx: dict) -> dict:
     the curves (``moons_loss.png``) and the decision boundary (``moons_boundary.png``)."""
     s = ctx["settings"]
     n, steps = s["moons_n"], s["moons_steps"]
-    ctx["log"](f"[2/4] micrograd's classic: a scalar MLP(2, [16, 16, 1]) of Values (337 "
+    ctx["log"](f"[2/5] micrograd's classic: a scalar MLP(2, [16, 16, 1]) of Values (337 "
                f"parameters) on {n} two-moons points, {steps} SGD steps")
     with ticking(ctx, "moons (scalar MLP)", total=steps) as tick:
         r = train_moons(n=n, steps=steps, seed=ctx["seed"],
