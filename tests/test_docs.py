@@ -183,6 +183,15 @@ PUBLIC_NAMES = [
     "tinygrad_memo.Tensor.log_softmax", "tinygrad_memo.Tensor.reshape",
     "tinygrad_memo.Tensor.transpose", "tinygrad_memo.Tensor.T", "tinygrad_memo.Tensor.flatten",
     "tinygrad_memo.Tensor.__getitem__",
+    # Tensor, round 2 (issue 12's ops)
+    "tinygrad_memo.Tensor.sin", "tinygrad_memo.Tensor.cos", "tinygrad_memo.Tensor.square",
+    "tinygrad_memo.Tensor.log1p", "tinygrad_memo.Tensor.clip", "tinygrad_memo.Tensor.var",
+    "tinygrad_memo.Tensor.std", "tinygrad_memo.Tensor.argmax", "tinygrad_memo.Tensor.argmin",
+    "tinygrad_memo.Tensor.unsqueeze", "tinygrad_memo.Tensor.squeeze",
+    "tinygrad_memo.Tensor.permute", "tinygrad_memo.Tensor.tolist",
+    "tinygrad_memo.einsum", "tinygrad_memo.tensordot", "tinygrad_memo.outer",
+    "tinygrad_memo.zeros_like", "tinygrad_memo.full", "tinygrad_memo.linspace",
+    "tinygrad_memo.nn.functional.scaled_dot_product_attention",
     # nn
     "tinygrad_memo.nn", "tinygrad_memo.nn.Module", "tinygrad_memo.nn.Module.parameters",
     "tinygrad_memo.nn.Module.named_parameters", "tinygrad_memo.nn.Module.zero_grad",
