@@ -228,9 +228,9 @@ del _op
 
 def _spell(op, xs):
     """``op`` applied to ``xs`` as a user writes it, for Values and Tensors alike."""
-    if op.arity == 1:
+    if op.arity == 1:  # (an op with parameters is called with its example_args)
         prefix = _PREFIX.get(op.name)
-        return prefix[0](xs[0]) if prefix else getattr(xs[0], op.name)()
+        return prefix[0](xs[0]) if prefix else getattr(xs[0], op.name)(*op.example_args)
     infix = _INFIX.get(op.symbol)
     return infix(*xs) if infix else getattr(xs[0], op.name)(xs[1])
 
@@ -238,7 +238,8 @@ def _spell(op, xs):
 def _spell_source(op, xs: list) -> str:
     if op.arity == 1:
         prefix = _PREFIX.get(op.name)
-        return prefix[1].format(xs[0]) if prefix else f"{xs[0]}.{op.name}()"
+        args = ", ".join(map(repr, op.example_args))
+        return prefix[1].format(xs[0]) if prefix else f"{xs[0]}.{op.name}({args})"
     if op.symbol in _INFIX:
         return f"{xs[0]} {op.symbol} {xs[1]}"
     return f"{xs[0]}.{op.name}({xs[1]})"
@@ -266,7 +267,7 @@ class _Numpy:
 
     @staticmethod
     def elementwise(op, xs):
-        return op.array(*xs)
+        return op.array(*xs, *op.example_args) if op.arity == 1 else op.array(*xs)
 
     @staticmethod
     def reduce(name, x, axis, keepdims):
@@ -332,7 +333,7 @@ class _Torch(_Nodes):
         for namespace in (torch, torch.nn.functional, torch.special):
             f = getattr(namespace, op.name, None)
             if f is not None:
-                return f(*xs)
+                return f(*xs, *op.example_args) if op.arity == 1 else f(*xs)
         raise NotImplementedError(f"build_torch: torch has no function named {op.name!r}")
 
     def reduce(self, name, x, axis, keepdims):
