@@ -178,3 +178,16 @@ def test_mish_is_stable_at_large_magnitudes():
     np.testing.assert_allclose(t.mish().data, torch.nn.functional.mish(tx).detach().numpy(),
                                rtol=1e-12)
     np.testing.assert_allclose(t.grad, tx.grad.numpy(), rtol=1e-9, atol=1e-300)
+
+
+def test_jit_replays_ops_with_parameters_as_eager():
+    def f(x, lo):
+        return (x * 2).clip(lo, 1.5) + x.elu(0.5) + x.hardtanh(max_val=0.3)
+
+    step = tm.jit(f)
+    for v, lo in [(0.2, -1.0), (-0.7, -1.0), (2.0, -1.0), (-0.7, -0.2), (-3.0, -2.0)]:
+        x, x2 = tm.Value(v), tm.Value(v)
+        y, y2 = step(x, lo), f(x2, lo)
+        y.backward()
+        y2.backward()
+        assert (y.data, x.grad) == (y2.data, x2.grad), (v, lo)

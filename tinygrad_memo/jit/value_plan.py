@@ -53,7 +53,7 @@ class Group:
     """Nodes of one op, one operand form and one depth: evaluated together."""
 
     __slots__ = ("op", "form", "start", "end", "ia", "ib", "const", "dup_a", "dup_b", "ufunc",
-                 "first", "edges")
+                 "first", "edges", "params")
 
     def forward(self, vals, view):
         """The group's results into ``view`` (its slice of ``vals``); returns the operands."""
@@ -76,7 +76,7 @@ class Group:
             else:
                 uf(x, y, out=view)
         else:
-            view[...] = self.op.array(x) if form == UNARY else self.op.array(x, y)
+            view[...] = self.op.array(x, *self.params) if form == UNARY else self.op.array(x, y)
         return x, y
 
 
@@ -157,7 +157,8 @@ class ValuePlan:
             else:
                 form = CONST_LEFT if v._left else CONST_RIGHT
             depth[v] = d + 1
-            keys.append((d + 1, v._fn.name, form))
+            # a unary op's parameters (clip's lo, hi, kept in _aux) are one group's own
+            keys.append((d + 1, v._fn.name, form, v._aux if form == UNARY and v._aux else ()))
         order = sorted(range(len(nodes)), key=keys.__getitem__)  # (stable: by creation within)
         n = self.n_leaves
         for i in order:  # every group one contiguous slice, in order of depth
@@ -176,7 +177,7 @@ class ValuePlan:
             members = [nodes[i] for i in order[j:k]]
             g = Group()
             g.op = members[0]._fn
-            g.form = key[2]
+            g.form, g.params = key[2], key[3]
             g.start, g.end = start, start + len(members)
             g.ia = np.array([pos[v._a] for v in members], dtype=np.intp)
             g.ib = (np.array([pos[v._b] for v in members], dtype=np.intp)
@@ -188,7 +189,7 @@ class ValuePlan:
             g.ufunc, g.first = _ufunc(g.op.array)
             g.edges = len(members) * (2 if g.form == NODES else 1)
             self.groups.append(g)
-            self.structure.append((g.op.name, g.form, g.ia.tobytes(),
+            self.structure.append((g.op.name, g.form, g.params, g.ia.tobytes(),
                                    None if g.ib is None else g.ib.tobytes(),
                                    None if g.const is None else g.const.tobytes()))
             start = g.end
@@ -297,7 +298,7 @@ class ValuePlan:
                 op, form = g.op, g.form
                 out = views[i]
                 if form == UNARY:
-                    _send(grads, g.ia, g.dup_a, gout, op.d, (x, out, ARRAYS))
+                    _send(grads, g.ia, g.dup_a, gout, op.d, (x, out, ARRAYS, *g.params))
                 elif form == NODES:
                     _send(grads, g.ia, g.dup_a, gout, op.da, (x, y, out, ARRAYS))
                     _send(grads, g.ib, g.dup_b, gout, op.db, (x, y, out, ARRAYS))
@@ -325,8 +326,9 @@ class ValuePlan:
                 for k, (a, b) in enumerate(zip(ia, g.ib.tolist())):
                     nodes[g.start + k] = _call(op, [nodes[a], nodes[b]], {})
             elif form == UNARY:
+                params = dict(zip(op.params, g.params))
                 for k, a in enumerate(ia):
-                    nodes[g.start + k] = _call(op, [nodes[a]], {})
+                    nodes[g.start + k] = _call(op, [nodes[a]], params)
             else:
                 name = "a" if form == CONST_LEFT else "b"
                 for k, (a, c) in enumerate(zip(ia, g.const.tolist())):
