@@ -217,10 +217,14 @@ def rules_in(source: str):
     """(class name, what in it is a derivative rule) for every class in ``source``:
     an op base class; an elementwise rule ``d``/``da``/``db``; a ``backward`` or ``jvp``
     with the op protocol's signature ``(ctx, ...)``; a ``_vjp`` outside a node class
-    (a node's ``_vjp`` is the engine protocol, which runs the registry's rules)."""
-    for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.ClassDef):
-            continue
+    (a node's ``_vjp``, or a mixin's that a node class is made of, is the engine
+    protocol, which runs the registry's rules)."""
+    classes = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef)]
+    nodes = set(NODE_CLASSES)  # node classes, and the mixins they are made of
+    for node in classes:
+        if {_base_name(b) for b in node.bases} & nodes:
+            nodes |= {node.name} | {_base_name(b) for b in node.bases}
+    for node in classes:
         bases = {_base_name(b) for b in node.bases}
         found = [f"subclasses {b}" for b in sorted(bases & OP_BASES)]
         for item in node.body:
@@ -228,7 +232,7 @@ def rules_in(source: str):
                 first = item.args.args[0].arg if item.args.args else ""
                 if item.name in ("d", "da", "db") or (
                         item.name in ("backward", "jvp") and first == "ctx") or (
-                        item.name == "_vjp" and not (bases | {node.name}) & NODE_CLASSES):
+                        item.name == "_vjp" and node.name not in nodes):
                     found.append(f"defines {item.name}")
             elif isinstance(item, ast.Assign):
                 found += [f"defines {t.id}" for t in item.targets

@@ -226,11 +226,16 @@ _CONST_FORMS = {op.name: [f for f, (o, side) in _FORMS.items() if o is op and si
 del _op
 
 
+def _args(op) -> tuple:
+    """The parameters an op is drawn with (``clip(lo, hi)``: its ``example_args``)."""
+    return getattr(op, "example_args", ())
+
+
 def _spell(op, xs):
     """``op`` applied to ``xs`` as a user writes it, for Values and Tensors alike."""
-    if op.arity == 1:  # (an op with parameters is called with its example_args)
+    if op.arity == 1:
         prefix = _PREFIX.get(op.name)
-        return prefix[0](xs[0]) if prefix else getattr(xs[0], op.name)(*op.example_args)
+        return prefix[0](xs[0]) if prefix else getattr(xs[0], op.name)(*_args(op))
     infix = _INFIX.get(op.symbol)
     return infix(*xs) if infix else getattr(xs[0], op.name)(xs[1])
 
@@ -238,7 +243,7 @@ def _spell(op, xs):
 def _spell_source(op, xs: list) -> str:
     if op.arity == 1:
         prefix = _PREFIX.get(op.name)
-        args = ", ".join(map(repr, op.example_args))
+        args = ", ".join(map(repr, _args(op)))
         return prefix[1].format(xs[0]) if prefix else f"{xs[0]}.{op.name}({args})"
     if op.symbol in _INFIX:
         return f"{xs[0]} {op.symbol} {xs[1]}"
@@ -267,11 +272,11 @@ class _Numpy:
 
     @staticmethod
     def elementwise(op, xs):
-        return op.array(*xs, *op.example_args) if op.arity == 1 else op.array(*xs)
+        return op.array(*xs, *_args(op))
 
     @staticmethod
     def reduce(name, x, axis, keepdims):
-        return getattr(x, name)(axis=axis, keepdims=keepdims)
+        return getattr(np, name)(x, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def softmax(x, axis):
@@ -306,6 +311,10 @@ class _Nodes(_Numpy):
         return np.asarray(c, dtype=self.dtype) if isinstance(c, np.ndarray) else float(c)
 
     @staticmethod
+    def reduce(name, x, axis, keepdims):
+        return getattr(x, name)(axis=axis, keepdims=keepdims)
+
+    @staticmethod
     def softmax(x, axis):
         return x.softmax(axis)
 
@@ -333,7 +342,7 @@ class _Torch(_Nodes):
         for namespace in (torch, torch.nn.functional, torch.special):
             f = getattr(namespace, op.name, None)
             if f is not None:
-                return f(*xs, *op.example_args) if op.arity == 1 else f(*xs)
+                return f(*xs, *_args(op))
         raise NotImplementedError(f"build_torch: torch has no function named {op.name!r}")
 
     def reduce(self, name, x, axis, keepdims):
@@ -718,7 +727,8 @@ class _Builder:
         if lo_c > hi_c:
             return None
         bad = sorted((float(x) - r, float(x) + r) for p, r in clear for x in np.ravel(p - w))
-        if identity and lo_c <= 0.0 <= hi_c and not any(a < 0.0 < b for a, b in bad):
+        inside = lo <= float(np.min(w)) and float(np.max(w)) <= hi
+        if identity and inside and not any(a < 0.0 < b for a, b in bad):
             return 0.0
         pieces, start = [], lo_c  # [lo_c, hi_c] without the open intervals of ``bad``
         for a, b in bad:
