@@ -191,3 +191,28 @@ def test_jit_replays_ops_with_parameters_as_eager():
         y.backward()
         y2.backward()
         assert (y.data, x.grad) == (y2.data, x2.grad), (v, lo)
+
+
+@pytest.mark.parametrize("name", NEW + ["exp", "tanh", "relu"])
+def test_unary_forward_mode_rule_is_the_directional_derivative(name):
+    op = ELEMENTWISE[name]
+    x = _off_kinks(np.random.default_rng(5), op, 5)
+    t = np.random.default_rng(6).normal(size=x.shape)
+    kw = dict(zip(op.params, op.example_args))
+
+    def run(a):
+        ctx = tm.function.Context(op, (a,), kw)
+        ctx.needs_input_grad = (True,)
+        return op.forward(ctx, a, **kw), ctx
+
+    _, ctx = run(x)
+    eps = 1e-6
+    fd = (run(x + eps * t)[0] - run(x - eps * t)[0]) / (2 * eps)
+    np.testing.assert_allclose(op.jvp(ctx, t), fd, rtol=1e-6, atol=1e-8)
+    assert op.jvp(ctx, None) is None
+
+
+def test_array_forwards_keep_numpy_scalars_numpy():
+    for name in ("sigmoid", "mish"):
+        out = ELEMENTWISE[name].array(np.float64(0.5))
+        assert isinstance(out, np.generic | np.ndarray) and hasattr(out, "max"), name

@@ -235,3 +235,19 @@ def test_numpy_functions_record_the_ops(call, name):
     out = call(x)
     assert isinstance(out, tm.Tensor) and out.grad_fn.name == name
     np.testing.assert_allclose(out.data, call(a))
+
+
+def test_jit_replays_issue12_tensor_ops_as_eager():
+    def f(x):
+        return ((x.clip(-0.5, 0.5) * x.elu(0.3)).sum() + x.var(axis=0, ddof=1).sum()
+                + tm.einsum("ij,ij->", x, x) + x.cumsum(1).prod() + x.flip(0).tile(2, 1)[1:].sum())
+
+    step = tm.jit(f)
+    for seed in range(4):
+        a = np.random.default_rng(seed).normal(size=(3, 4))
+        x, x2 = tm.Tensor(a, requires_grad=True), tm.Tensor(a, requires_grad=True)
+        step(x).backward()
+        y2 = f(x2)
+        y2.backward()
+        np.testing.assert_allclose(step(tm.Tensor(a)).data, y2.data, rtol=1e-12)
+        np.testing.assert_allclose(x.grad, x2.grad, rtol=1e-12)

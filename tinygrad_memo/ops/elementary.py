@@ -145,7 +145,7 @@ class _Arrays:
 
     @staticmethod
     def sigmoid(x):
-        if isinstance(x, float | int):
+        if type(x) is float or type(x) is int:  # (a numpy scalar stays one: Sigmoid.array)
             return _Floats.sigmoid(x)
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1, e) / (1 + e)

@@ -211,6 +211,19 @@ class Unary(Elementwise):
         d = cls.d
         return d if type(d) is float else d(x, out, fn, *params)
 
+    @classmethod
+    def jvp(cls, ctx, t):
+        """The forward-mode rule, ``t * d`` from the same derivative rule (with the
+        op's parameters, which ``forward`` kept in ``ctx.params``)."""
+        if t is None:
+            return None
+        d = cls.d
+        if type(d) is float:
+            return _times(t, d)
+        x, out = ctx.saved_tensors
+        return t * d(x, out, ARRAYS if type(t) is np.ndarray else NODES, *ctx.__dict__.get(
+            "params", ()))
+
 
 def _forward_with_params(params: dict):
     """Unary.forward for an op with parameters: they are bound by name (records show
