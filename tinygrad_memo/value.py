@@ -226,6 +226,8 @@ class Value:
     def _receive(self, g, create_graph):
         if self._a is None:
             self.grad = self.grad + g  # a leaf accumulates
+        elif type(g) is Value:  # create_graph: keep the number, not a graph that would
+            self.grad = g.data  # point back at this node (a reference cycle)
         else:
             self.grad = g  # interior Values keep their gradient (as in micrograd)
 
