@@ -249,12 +249,22 @@ def test_graph_freed_by_refcount_after_del(no_gc):
     y = (h.exp() * h).sum()
     ref_h = weakref.ref(h)
     ref_saved = weakref.ref(h._ctx.saved_tensors[1])  # tanh saves its output array (x, out)
+    tanh_record = weakref.ref(h.grad_fn)
+    y2 = (h * 2).sum()  # a second graph that keeps h (retained: not released)
+    y2.backward(retain_graph=True)
     del h
     y.backward()
-    assert ref_h() is not None  # the structure stays while the root lives (it can be drawn)
-    del y
-    assert ref_h() is None, "the graph has a reference cycle: not freed without gc"
+    # the released graph keeps its structure (records and shapes), not the activations
+    assert ref_h() is not None  # still held by y2's unreleased graph
+    del y2
+    assert ref_h() is None, "the released graph of y keeps an activation alive"
     assert ref_saved() is None
+    assert tanh_record() is not None  # y still holds the structure: drawable
+    order = tm.engine.topological_order(y)
+    assert [n.grad_fn.name for n in order if n.grad_fn is not None][-1] == "sum"
+    assert any(getattr(n, "shape", None) == (50, 50) and n.grad_fn is tanh_record() for n in order)
+    del y, order
+    assert tanh_record() is None, "the graph has a reference cycle: not freed without gc"
 
 
 def test_saved_arrays_released_by_backward(no_gc):

@@ -71,7 +71,7 @@ class Context:
     """
 
     __slots__ = ("fn", "call_args", "call_kwargs", "saved_tensors", "needs_input_grad",
-                 "released", "versions", "clock", "out_version", "__dict__")
+                 "released", "versions", "clock", "out_version", "standin", "__dict__", "__weakref__")
 
     def __init__(self, fn=None, args: tuple = (), kwargs: dict | None = None):
         self.fn = fn
@@ -83,6 +83,7 @@ class Context:
         self.versions = None  # (arg index, version) of the tensor args that had been written
         self.clock = 0  # the in-place write count when the op ran
         self.out_version = 0
+        self.standin = None  # what the released graph keeps of the output (tensor.Released)
 
     def save_for_backward(self, *arrays) -> None:
         """Keep these arrays (inputs, the output, or others) for ``backward``."""
@@ -99,7 +100,7 @@ class Context:
         """The node arguments of the call, in order (all of them, not only those
         that require grad)."""
         node = _NODE
-        return tuple(a for a in self.call_args if isinstance(a, node))
+        return tuple(a for a in self.call_args if _is_input(a, node))
 
     @property
     def args(self) -> dict:
@@ -114,6 +115,9 @@ class Context:
         >>> y.grad_fn.rerun([tm.Tensor([3.0, 4.0])]).item()
         7.0
         """
+        if any(getattr(a, "released", False) is True for a in self.call_args):
+            raise RuntimeError(f"rerun: the graph of {self.name} was released by backward; "
+                               "rerun it before, or pass retain_graph=True")
         inputs = iter(inputs)
         node = _NODE
         args = [next(inputs) if isinstance(a, node) else a for a in self.call_args]
@@ -182,6 +186,11 @@ def _name(fn) -> str:
 _SIGNATURES: dict = {}
 
 
+def _is_input(a, node_type) -> bool:
+    """A node argument of a call: a node, or what a released graph keeps of one."""
+    return isinstance(a, node_type) or getattr(a, "released", False) is True
+
+
 def call_args(fn, args: tuple, kwargs: dict, node_type) -> dict:
     """The non-node arguments of ``fn.forward(ctx, *args, **kwargs)`` by parameter name.
 
@@ -199,12 +208,12 @@ def call_args(fn, args: tuple, kwargs: dict, node_type) -> dict:
     for p in params:
         if p.kind is p.VAR_POSITIONAL:
             rest = args[i:]
-            consts = [a for a in rest if not isinstance(a, node_type)]
+            consts = [a for a in rest if not _is_input(a, node_type)]
             if consts:
-                out[p.name] = tuple(None if isinstance(a, node_type) else a for a in rest)
+                out[p.name] = tuple(None if _is_input(a, node_type) else a for a in rest)
             i = len(args)
         elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and i < len(args):
-            if not isinstance(args[i], node_type):
+            if not _is_input(args[i], node_type):
                 out[p.name] = args[i]
             i += 1
         elif p.kind is p.VAR_KEYWORD:

@@ -231,6 +231,8 @@ def _root(arr: np.ndarray) -> np.ndarray:
 
 def _saved(node):
     """``(op name, [(what, array, is a leaf's data), ...])``, or None if nothing is kept."""
+    if getattr(node, "released", False) is True:  # what a released graph keeps: no arrays
+        return None
     ctx = getattr(node, "_ctx", None)
     if ctx is None:  # a Value: its local derivatives
         d0 = node._d0

@@ -10,6 +10,8 @@ methods (``exp``, ``tanh``, ``sin``, ...) are made from the registry, one per op
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import engine, function
@@ -659,6 +661,7 @@ class Tensor(InPlace, NumpyInterop, TensorMethods):
             ctx.versions = vers
             ctx.clock = CLOCK[0]
             ctx.out_version = 0
+            ctx.standin = None
             raw = fn.forward(ctx, *datas, **kwargs)
             out = _as_array(raw, fn)
             if out is not raw:  # a saved output must be the node's own array (create_graph)
@@ -775,6 +778,8 @@ class Tensor(InPlace, NumpyInterop, TensorMethods):
                                 gi = gi.view()
                                 break
             out.append(gi)
+        if release:
+            _let_go(self, ctx)
         return out
 
     def _resolve(self, s, ctx):
@@ -829,6 +834,98 @@ class Tensor(InPlace, NumpyInterop, TensorMethods):
     @staticmethod
     def _where(cond, a, b):
         return _ew.Where.apply(_data(cond), a, b)
+
+
+class Released:
+    """What a released graph keeps of a tensor that is not a parameter: its shape, dtype
+    and record (``grad_fn``), never its data. After ``backward()`` without
+    ``retain_graph`` the graph refers to these instead of the tensors, so a kept output
+    (``losses.append(loss)``) no longer keeps the activations alive, while the
+    structure can still be drawn. The tensors themselves are untouched: one the user
+    holds keeps its data and ``.grad``.
+
+    >>> import tinygrad_memo as tm
+    >>> w = tm.Tensor([1.0, 2.0], requires_grad=True)
+    >>> loss = (w * 3).tanh().sum()
+    >>> _ = loss.backward()
+    >>> h = loss.grad_fn.call_args[0]
+    >>> type(h).__name__, h.shape, h.grad_fn.name, h.grad_fn.call_args[0].grad_fn.call_args[0] is w
+    ('Released', (2,), 'tanh', True)
+    """
+
+    __slots__ = ("shape", "dtype", "grad_fn", "_seq", "_rg", "_of", "__weakref__")
+    label = ""
+    released = True
+
+    @property
+    def tensor(self):
+        """The tensor this stands for, while something else keeps it alive (else None)."""
+        return self._of()
+
+    @property
+    def data(self):
+        """The tensor's data while it is alive, else None."""
+        t = self._of()
+        return None if t is None else t.data
+
+    @property
+    def grad(self):
+        """The tensor's ``.grad`` (after ``retain_grad()``) while it is alive, else None."""
+        t = self._of()
+        return None if t is None else t.grad
+
+    @property
+    def _inputs(self) -> tuple:
+        rec = self.grad_fn
+        if rec is None:
+            return ()
+        return tuple(a for a in rec.call_args if getattr(a, "_rg", False))
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        what = f"by {self.grad_fn.name}" if self.grad_fn is not None else "leaf"
+        return f"Released(shape={self.shape}, dtype={self.dtype}, {what})"
+
+
+def _stand_in(t):
+    """``t``'s Released stand-in (one per tensor record, so shared inputs stay shared)."""
+    ctx = t._ctx
+    if ctx is not None and ctx.standin is not None:
+        r = ctx.standin()  # a weak reference: the record must not keep its stand-in (a cycle)
+        if r is not None:
+            return r
+    r = _new(Released)
+    r.shape, r.dtype, r.grad_fn, r._seq, r._rg = t.data.shape, t.data.dtype, ctx, t._seq, t._rg
+    r._of = weakref.ref(t)
+    if ctx is not None:
+        ctx.standin = weakref.ref(r)
+    return r
+
+
+def _let_go(node, ctx) -> None:
+    """After releasing ``node``: its record and inputs refer to stand-ins for every tensor
+    that is not a parameter (a leaf that requires grad), so their data can be freed."""
+    new = []
+    changed = False
+    for a in ctx.call_args:
+        if isinstance(a, Tensor) and (a._ctx is not None or not a._rg):
+            a = _stand_in(a)
+            changed = True
+        new.append(a)
+    if changed:
+        ctx.call_args = tuple(new)
+        node._inputs = tuple(a for a in new if getattr(a, "_rg", False))
 
 
 def _rebuild_tensor(cls, data, requires_grad, grad):

@@ -95,6 +95,10 @@ def layout(root, max_nodes: int | None = 500, names=None, module=None) -> Layout
 
     # The whole graph, once: statistics and fan-out, O(nodes + edges).
     order = topological_order(roots)
+    for node in order:  # a released tensor's stand-in takes the name given to the tensor
+        of = getattr(node, "tensor", None)
+        if of is not None and id(of) in given:
+            given.setdefault(id(node), given[id(of)])
     consumers: dict[int, int] = {}
     edges = 0
     for node in order:

@@ -72,11 +72,16 @@ def _value_label(lay: graph.Layout, node, show_data: bool, show_grad: bool) -> s
     if label:
         cells.append(f"<TD><B>{esc(label)}</B></TD>")
     arr = _array(node.data)
-    if arr is not None:
-        shape = tuple(int(s) for s in arr.shape)
-        cells.append(f"<TD>{esc(shape)}<BR/>{esc(arr.dtype)}</TD>")
+    released = arr is None and getattr(node, "released", False) is True
+    if arr is not None or released:  # (a released tensor: its shape and dtype only)
+        shape = tuple(int(s) for s in (arr if arr is not None else node).shape)
+        dtype = (arr if arr is not None else node).dtype
+        cells.append(f"<TD>{esc(shape)}<BR/>{esc(dtype)}</TD>")
     if show_data:
-        text = summary(arr) if arr is not None else esc(number(node.data))
+        if released:
+            text = "released"
+        else:
+            text = summary(arr) if arr is not None else esc(number(node.data))
         cells.append(f"<TD>data {text}</TD>")
     grad = getattr(node, "grad", None)
     if show_grad and grad is not None:
