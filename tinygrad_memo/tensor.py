@@ -879,7 +879,8 @@ class Released:
         rec = self.grad_fn
         if rec is None:
             return ()
-        return tuple(a for a in rec.call_args if getattr(a, "_rg", False))
+        args = rec.call_args if isinstance(rec, Context) else rec.inputs
+        return tuple(a for a in args if getattr(a, "_rg", False))
 
     @property
     def is_leaf(self) -> bool:
@@ -901,14 +902,15 @@ class Released:
 def _stand_in(t):
     """``t``'s Released stand-in (one per tensor record, so shared inputs stay shared)."""
     ctx = t._ctx
-    if ctx is not None and ctx.standin is not None:
-        r = ctx.standin()  # a weak reference: the record must not keep its stand-in (a cycle)
+    cached = getattr(ctx, "standin", None)  # (a record of another kind may have no cache)
+    if cached is not None:
+        r = cached()  # a weak reference: the record must not keep its stand-in (a cycle)
         if r is not None:
             return r
     r = _new(Released)
     r.shape, r.dtype, r.grad_fn, r._seq, r._rg = t.data.shape, t.data.dtype, ctx, t._seq, t._rg
     r._of = weakref.ref(t)
-    if ctx is not None:
+    if isinstance(ctx, Context):
         ctx.standin = weakref.ref(r)
     return r
 
