@@ -115,12 +115,9 @@ class Context:
         >>> y.grad_fn.rerun([tm.Tensor([3.0, 4.0])]).item()
         7.0
         """
-        if any(getattr(a, "released", False) is True for a in self.call_args):
-            raise RuntimeError(f"rerun: the graph of {self.name} was released by backward; "
-                               "rerun it before, or pass retain_graph=True")
         inputs = iter(inputs)
         node = _NODE
-        args = [next(inputs) if isinstance(a, node) else a for a in self.call_args]
+        args = [next(inputs) if _is_input(a, node) else a for a in self.call_args]
         return self.fn.apply(*args, **self.call_kwargs)
 
     def release(self) -> None:

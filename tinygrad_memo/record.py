@@ -41,14 +41,35 @@ def rerun(root, leaves: dict):
     """
     roots = list(root) if isinstance(root, (list, tuple)) else [root]
     new: dict = dict(leaves)  # old node -> new node, keyed by identity
+
+    def value_of(x):
+        """The node to call with: its replacement, itself, or (for what a released graph
+        kept of a tensor) the tensor while it lives."""
+        got = new.get(x)
+        if got is not None:
+            return got
+        if getattr(x, "released", False) is True:
+            t = x.tensor
+            if t is None:
+                raise RuntimeError(
+                    f"rerun: the data of a {x.shape} input was released by backward (nothing "
+                    "holds it any more); pass it in the leaves mapping, or rerun before backward"
+                )
+            return new.get(t, t)
+        return x
+
     for node in topological_order(roots):
         if node in new:
+            continue
+        released = getattr(node, "released", False) is True
+        if released and node.tensor in new:  # a leaf the caller replaced, as the graph keeps it
+            new[node] = new[node.tensor]
             continue
         rec = node.grad_fn
         if rec is None:
             continue
         ins = rec.inputs
-        if any(x in new for x in ins):
-            new[node] = rec.rerun([new.get(x, x) for x in ins])
+        if released or any(x in new or getattr(x, "released", False) is True for x in ins):
+            new[node] = rec.rerun([value_of(x) for x in ins])
     out = [new.get(r, r) for r in roots]
     return out if isinstance(root, (list, tuple)) else out[0]
