@@ -394,3 +394,18 @@ def test_detect_anomaly_checks_a_jitted_function_eagerly():
         step(Tensor([1.0, 1.0]))
     with tm.detect_anomaly(), pytest.raises(tm.anomaly.AnomalyError, match="log"):
         step(Tensor([-1.0, 1.0]))
+
+
+def test_data_the_same_in_both_recordings_is_guarded():
+    """Both recordings saw the same x: their agreement says nothing about a constant
+    computed from x outside the ops, so a new x is recorded again, never replayed."""
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+
+    def fn(x):
+        return (Tensor(x / 2) * w).sum()  # numpy on the argument: a constant of the recording
+
+    step = tm.jit(fn)
+    a, b = np.array([1.0, 3.0]), np.array([5.0, 7.0])
+    for x in (a, a, a, b, b, b, a):
+        assert step(x).item() == fn(x).item()
+    assert step.plans[0].replays >= 2

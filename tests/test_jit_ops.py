@@ -79,11 +79,17 @@ CALLS = {
 }
 
 
+def _inside(x, domain):
+    """x in [0.5, 1.5] (or so) moved into the op's domain (lo, hi)."""
+    lo, hi = domain
+    return (x - 0.5) * ((hi - lo) / 3) + (lo + (hi - lo) / 3)
+
+
 def _elementwise_call(op):
-    lo, hi = op.domain
+    domains = op.input_domains()
     if op.arity == 1:
-        return (3, 4), lambda x, w: op.apply(x * (hi - lo) / 2 * w / 1.5 + (lo + hi) / 2)
-    return (3, 4), lambda x, w: op.apply(x * (hi - lo) / 2 + (lo + hi) / 2, w * (hi - lo) / 3 + lo)
+        return (3, 4), lambda x, w: op.apply(_inside(x * w / 1.5, domains[0]))
+    return (3, 4), lambda x, w: op.apply(_inside(x, domains[0]), _inside(w, domains[1]))
 
 
 def _call(name):
@@ -143,17 +149,17 @@ def test_value_op_replays_as_eager(name):
     from tinygrad_memo.value import _call
 
     op = ELEMENTWISE[name]
-    lo, hi = op.domain
-    mid, half = (lo + hi) / 2, (hi - lo) / 4
+    (la, ha), (lb, hb) = (op.input_domains() * 2)[:2]
+    ma, mb = (la + ha) / 2, (lb + hb) / 2
     params = dict(zip(getattr(op, "params", {}), getattr(op, "example_args", ())))
 
     def f(xs, ps):
-        a = xs[0] * half + mid * ps[0]
+        a = xs[0] * ((ha - la) / 4) + ma * ps[0]
         if op.arity == 1:
             return _call(op, [a], params) * ps[1]
-        b = xs[1] * half + mid * ps[1]
-        return (_call(op, [a, b], {}) + _call(op, [a], {"b": mid}) * 2
-                + _call(op, [b], {"a": mid}) * ps[0])
+        b = xs[1] * ((hb - lb) / 4) + mb * ps[1]
+        return (_call(op, [a, b], {}) + _call(op, [a], {"b": mb}) * 2
+                + _call(op, [b], {"a": ma}) * ps[0])
 
     p1, p2 = [Value(1.0), Value(1.1)], [Value(1.0), Value(1.1)]
     step = tm.jit(lambda xs: f(xs, p2))

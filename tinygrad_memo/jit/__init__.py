@@ -104,6 +104,8 @@ class _Entry:
         self.replays = 0
         self.reason = None
         self.checks: list = []  # captured tensors: (tensor, shape, dtype, requires_grad)
+        self.snapshot = None  # the traced data of the first recording
+        self.same_args: list = []  # (argument index, data) unchanged between the recordings
 
     def info(self) -> PlanInfo:
         return PlanInfo(self.summary, self.replays, self.status, self.reason)
@@ -185,7 +187,7 @@ class Jit:
             entry = self._entries[key] = _Entry(_summary(leaves))
             entry.key = key
         if entry.status is _READY:
-            if self._guard(entry):
+            if self._guard(entry, leaves):
                 out = self._replay(entry, leaves)
                 if out is not _EAGER_NOW:
                     entry.replays += 1
@@ -220,6 +222,7 @@ class Jit:
         plan.out_structure = out_structure
         if entry.candidate is None:
             entry.candidate = plan
+            entry.snapshot = _args_data(leaves)
             return
         if plan.fingerprint() != entry.candidate.fingerprint():
             diff = entry.candidate.describe_difference(plan)
@@ -227,10 +230,15 @@ class Jit:
                           "reads traced data outside the library's ops (e.g. through .data), "
                           "draws random numbers outside an op, or makes data inside")
             return
-        entry.candidate = None
+        args_then = entry.snapshot
+        entry.candidate = entry.snapshot = None
         entry.plan = plan
         entry.pool = _Pool(plan)
         entry.status = _READY
+        # An argument with the same data in both recordings: their agreement says nothing
+        # about a dependence on it, so a replay needs it unchanged still.
+        entry.same_args = [(i, d) for i, d in enumerate(args_then)
+                           if d is not None and _same(_data(leaves[i]), d)]
         roots = roots_of(self.fn) + [(lambda x=x: x, x) for x in leaves if _opaque(x)]
         if plan.kind == "tensor":
             captured = [t for _, t in plan.captured]
@@ -254,11 +262,15 @@ class Jit:
 
     # -- replaying --------------------------------------------------------------------------------
     @staticmethod
-    def _guard(entry) -> bool:
-        """The captured parameters are the recorded ones, with the recorded shapes."""
+    def _guard(entry, leaves) -> bool:
+        """The captured parameters are the recorded ones, with the recorded shapes; an
+        argument that was the same in both recordings is the same still."""
         for t, shape, dtype, rg in entry.checks:
             d = t.data
             if d.shape != shape or d.dtype != dtype or t._rg != rg:
+                return False
+        for i, then in entry.same_args:
+            if not _same(_data(leaves[i]), then):
                 return False
         return entry.links.hold()
 
@@ -344,6 +356,25 @@ class Jit:
 
 
 _EAGER_NOW = object()
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor | Value) else x
+
+
+def _args_data(leaves) -> list:
+    """A copy of each traced argument's data (None for the others)."""
+    out = []
+    for x in leaves:
+        d = _data(x)
+        out.append(d.copy() if isinstance(d, np.ndarray) else d if isinstance(x, Value) else None)
+    return out
+
+
+def _same(a, b) -> bool:
+    if isinstance(b, np.ndarray):
+        return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    return a == b or (a != a and b != b)
 _CONTAINERS = (list, tuple, dict)
 
 
