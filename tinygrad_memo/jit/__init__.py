@@ -288,11 +288,11 @@ class Jit:
         kinds = plan.slots
         ports = {}
         if STATE.enabled and plan.ports and plan.inputs:
-            inputs = [_slot_node(kinds[s], leaves) for s in plan.inputs]
+            inputs = [leaves[p] if a else p for a, p in plan.input_nodes]
             state = CallState(plan, ctxs, vals, inputs, draws)
-            if plan.saved_inputs:
+            if plan.saved_nodes:  # (for the version check of its backward)
                 state.versions = [(t, t._version) for t in
-                                  (_slot_node(kinds[s], leaves) for s in plan.saved_inputs)]
+                                  (leaves[p] if a else p for a, p in plan.saved_nodes)]
             made = call_node(state, self.__name__, [vals[p] for p in plan.ports])
             pool.lend(state)
             ports = dict(zip(plan.ports, made))

@@ -350,6 +350,9 @@ class TensorPlan:
         self.inputs = [s for s in sorted(used) if kinds[s] in (ARG, CAPTURED)]
         # the call's tensors whose arrays its backward reads: their versions are checked
         self.saved_inputs = [s for s in sorted(self.saved_slots) if kinds[s] in (ARG, CAPTURED)]
+        # where a call finds the tensors of those slots: (an argument?, its index or itself)
+        self.input_nodes = [(kinds[s] == ARG, self.slots[s][1]) for s in self.inputs]
+        self.saved_nodes = [(kinds[s] == ARG, self.slots[s][1]) for s in self.saved_inputs]
         leaves = [s for s in sorted(used) if s not in by_out and kinds[s] not in (ARG, CAPTURED)]
         self.ports = []  # output slots that are eager graph nodes, each once
         for kind, s, _ in self.outputs:
