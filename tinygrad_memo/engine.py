@@ -345,23 +345,20 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
 
 def count_paths(order: list) -> int:
     """Number of paths from the root(s) to the leaves of ``order`` (a topological
-    order, root last), by dynamic programming over the edges.
+    order, root last), by dynamic programming over the edges: the memoized pass's own
+    count (``BackwardStats.paths``), from a walk that carries no gradient.
 
     >>> from tinygrad_memo import Value
     >>> a = Value(1.0); b = a + a; c = b + b; d = c + c
     >>> count_paths(topological_order(d))
     8
     """
-    reach: dict = {}  # node -> paths from the root(s) to it
-    total = 0
-    for node in reversed(order):
-        n = reach.pop(node, 1)
-        ins = node._inputs
-        if not ins:
-            total += n
-        for p in ins:
-            reach[p] = reach.get(p, 0) + n
-    return total
+    consumed = {p for node in order for p in node._inputs}
+    roots = [node for node in order if node not in consumed]
+    w = Walk(roots, [None] * len(roots))  # the pass itself, carrying no gradient
+    for _ in w:
+        pass
+    return w.stats.paths
 
 
 def naive_grad(root, wrt: list):
