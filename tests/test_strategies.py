@@ -384,6 +384,30 @@ def test_tensor_expressions_draw_every_elementwise_op_in_every_form(family, form
     find(S.tensor_expressions(ops={family}), lambda e: form in ops_of(e), settings=FIND)
 
 
+@pytest.mark.parametrize("family", sorted(ELEMENTWISE))
+@examples(ci=20, dev=5)
+@given(data=st.data())
+def test_graphs_of_each_elementwise_op_keep_the_guarantees(family, data):
+    """Graphs of one op (and the helpers) keep its declared domain and kinks, and build
+    and differentiate alike in the engines (the ops' own derivatives are checked on
+    their whole domains by tests/test_elementwise.py)."""
+    vexpr = data.draw(S.value_expressions(ops={family}, max_ops=4))
+    texpr = data.draw(S.tensor_expressions(ops={family}, max_ops=3))
+    for expr in (vexpr, texpr):
+        check_guarantees(expr)
+        assert expr.stats.paths > expr.stats.edges
+    xs, ts = vexpr.value_inputs(), vexpr.tensor_inputs()
+    out, tout = vexpr.build_value(xs), vexpr.build_tensor(ts)
+    close(tout.item(), out.data, rtol=1e-12)
+    assert out.backward() == tout.backward()
+    close([float(t.grad) for t in ts], [x.grad for x in xs], rtol=1e-10)
+    ts = texpr.tensor_inputs()
+    out = texpr.build_tensor(ts)
+    close(out.data, texpr.evaluate(), rtol=1e-12)
+    out.backward()
+    assert all(t.grad.shape == t.shape and np.all(np.isfinite(t.grad)) for t in ts)
+
+
 @pytest.mark.parametrize("op", STRUCTURAL_STEPS)
 def test_tensor_expressions_draw_every_structural_op(op):
     find(S.tensor_expressions(), lambda e: op in ops_of(e), settings=FIND)
