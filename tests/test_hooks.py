@@ -332,3 +332,26 @@ def test_modules_without_hooks_keep_no_hook_state():
     h.remove()
     assert [k for k, _ in m.named_parameters()] == ["weight", "bias"]
     assert list(m.state_dict()) == ["weight", "bias"]
+
+
+def test_array_leaves_are_reached_as_soon_as_their_gradient_is_complete():
+    # the walk reaches a Tensor leaf right after its last consumer, not at the end of the
+    # pass: the memo does not hold every parameter's gradient until the pass is over
+    layers = [nn.Linear(3, 3) for _ in range(3)]
+    x = tm.Tensor(np.ones((2, 3), np.float32))
+    order = []
+    for i, layer in enumerate(layers):
+        layer.weight.register_hook(lambda g, i=i: order.append(f"w{i}"))
+    h = x
+    for i, layer in enumerate(layers):
+        h = layer(h)
+        h.register_hook(lambda g, i=i: order.append(f"h{i}"))
+    h.sum().backward()
+    assert order == ["h2", "w2", "h1", "w1", "h0", "w0"]
+    v = tm.Value(1.0)
+    order.clear()
+    v.register_hook(lambda g: order.append("v"))
+    y = v * 2
+    y.register_hook(lambda g: order.append("y"))
+    (y * 3).backward()
+    assert order == ["y", "v"]

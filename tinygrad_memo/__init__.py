@@ -12,6 +12,7 @@ from . import ops as _ops
 from . import viz
 from .anomaly import detect_anomaly
 from .autograd import grad
+from .checkpointing import checkpoint, checkpoint_sequential
 from .function import Function
 from .functions import einsum, full, full_like, linspace, ones_like, outer, tensordot, zeros_like
 from .grad_mode import is_grad_enabled, no_grad
@@ -104,8 +105,9 @@ def _tensors(ts, op):
     return [t if isinstance(t, Tensor) else Tensor(t) for t in ts]
 
 
-__all__ = ["Function", "Tensor", "Value", "concatenate", "detect_anomaly", "grad",
-           "is_grad_enabled", "jit", "load", "manual_seed", "maximum", "minimum", "no_grad", "save",
+__all__ = ["Function", "Tensor", "Value", "checkpoint", "checkpoint_sequential", "concatenate",
+           "detect_anomaly", "grad", "is_grad_enabled", "jit", "load", "manual_seed", "maximum",
+           "minimum", "no_grad", "save",
            "saved_tensors_report", "stack", "viz", "where"]
 __all__ += ["einsum", "full", "full_like", "linspace", "ones_like", "outer", "tensordot",
             "zeros_like"]

@@ -139,6 +139,21 @@ def _forget(key, ref, sites=_SITES) -> None:
         del sites[key]
 
 
+def copy_site(old, new) -> None:
+    """``new`` was made to stand for ``old`` (a checkpoint): it has ``old``'s creation site.
+
+    >>> import tinygrad_memo as tm
+    >>> with tm.detect_anomaly():
+    ...     a = tm.Tensor([1.0], requires_grad=True) * 2
+    ...     b = a * 1
+    ...     copy_site(a, b)
+    """
+    site = _site_of(old)
+    if site is not None:
+        key = id(new)
+        _SITES[key] = (weakref.ref(new, functools.partial(_forget, key)), site)
+
+
 def _site_of(node):
     entry = _SITES.get(id(node))
     return entry[1] if entry is not None and entry[0]() is node else None

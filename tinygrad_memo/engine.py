@@ -18,6 +18,9 @@ numpy). It works on any *node* that follows this small protocol:
 ``node._seed(g, create_graph)``
     the root's seed gradient ``g`` checked against the root (``None``: 1 for a
     one-element root, else an error).
+``node._leaves_early`` (a class attribute)
+    true for nodes whose gradients are big (arrays): a pass then reaches each leaf
+    right after its last consumer (:func:`leaves_early`), not at its very end.
 ``node._retain``, ``node._receive(g, create_graph)``
     the node's complete gradient is handed over once to every leaf and to every
     interior node whose ``_retain`` is true: a leaf accumulates it into ``.grad``,
@@ -57,7 +60,7 @@ from typing import NamedTuple
 from .grad_mode import STATE
 
 __all__ = ["BackwardStats", "GRAPH_FREED", "Slot", "Subgraph", "TAPS", "Walk", "backward",
-           "count_paths",
+           "count_paths", "leaves_early",
            "naive_grad", "next_seq", "topological_order", "walk"]
 
 GRAPH_FREED = (
@@ -223,6 +226,8 @@ class Walk:
 
     def _pairs(self):
         order = topological_order(self.roots)
+        if getattr(type(self.roots[0]), "_leaves_early", False):
+            order = leaves_early(order)
         memo: dict = {}  # node -> Slot, keyed by identity
         i = 0
         for r in self.roots:
@@ -286,6 +291,36 @@ class Walk:
                         t = s.grad
                         s.grad = pg if t is None else p._add_grads(t, pg)
         self.stats = BackwardStats(len(order) + extra, edges, edges - unsent, paths)
+
+
+def leaves_early(order: list) -> list:
+    """``order`` (a topological order) with each leaf moved to just before its first
+    consumer, so that a reverse pass reaches a leaf as soon as its gradient is
+    complete instead of last (leaves, made first, have the smallest creation
+    numbers). For nodes whose gradients are arrays (``_leaves_early`` is true) this
+    keeps the memo from holding every parameter's gradient until the pass ends.
+
+    >>> import tinygrad_memo as tm
+    >>> w1 = tm.Tensor([1.0], requires_grad=True); w2 = tm.Tensor([2.0], requires_grad=True)
+    >>> h = w1 * 3
+    >>> y = h * w2
+    >>> [n is w1 or n is w2 for n in leaves_early(topological_order(y))]
+    [True, False, True, False]
+    """
+    pending = {n for n in order if not n._inputs}  # the leaves not placed yet
+    out: list = []
+    append, take = out.append, pending.remove
+    for node in order:
+        ins = node._inputs
+        if ins:
+            for c in ins:
+                if c in pending:
+                    take(c)
+                    append(c)
+            append(node)
+    if pending:  # leaves no node consumes (a root that is a leaf)
+        out.extend(n for n in order if n in pending)
+    return out
 
 
 def walk(root, grad=None, retain_graph: bool = False, create_graph: bool = False) -> Walk:

@@ -697,6 +697,8 @@ class Tensor(InPlace, NumpyInterop, TensorMethods):
         return node
 
     # engine protocol ---------------------------------------------------------------------------
+    _leaves_early = True  # parameters' gradients are arrays: deliver each once it is complete
+
     def _seed(self, g, create_graph, op="backward", arg="grad"):
         if not self._rg:
             raise RuntimeError(

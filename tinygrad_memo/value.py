@@ -218,6 +218,7 @@ class Value:
         return (g * d0, g * d1)
 
     _retain = True  # interior Values keep their gradient (as in micrograd)
+    _leaves_early = False  # a leaf's gradient is one float: the walk keeps creation order
 
     @staticmethod
     def _add_grads(total, g):
