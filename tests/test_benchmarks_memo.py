@@ -24,3 +24,9 @@ def test_anomaly_quick():
     for name in ("scalar MLP (Value)", "small MLP (Tensor)", "deep MLP (Tensor)"):
         assert name in out
     assert "after/before" in out
+
+
+def test_memory_quick():
+    out = _run("memory.py", "--quick")
+    assert "gradients equal to store-all's (exactly)" in out
+    assert "store all" in out and "4 segments" in out and "goal with sqrt(n) = 4" in out

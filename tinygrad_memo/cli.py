@@ -20,7 +20,8 @@ __all__ = ["BENCHMARKS", "build_parser", "main"]
 
 PROG = "tinygrad-memo"
 #: The benchmark scripts ``bench`` runs, by name, relative to benchmarks/.
-BENCHMARKS = {"scalar": "scalar_mlp.py", "tensor": "tensor_mlp.py", "conv": "conv.py"}
+BENCHMARKS = {"scalar": "scalar_mlp.py", "tensor": "tensor_mlp.py", "conv": "conv.py",
+              "memory": "memory.py", "anomaly": "anomaly.py"}
 #: The models ``saved`` reports on: the benchmarks' (scalar_mlp.py; tensor_mlp.py's sizes).
 SAVED_MODELS = ("scalar", "small", "large", "deep")
 
@@ -106,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="run the benchmarks in benchmarks/ and print their tables",
                        description="Run the benchmark scripts (benchmarks/scalar_mlp.py, "
-                                   "benchmarks/tensor_mlp.py, benchmarks/conv.py) with this Python.")
+                                   "tensor_mlp.py, conv.py, memory.py, anomaly.py) with this "
+                                   "Python.")
     b.add_argument("--which", choices=(*BENCHMARKS, "all"), default="all",
                    help="which benchmark to run (default: all)")
     b.add_argument("--quick", action="store_true", help="a short run (a smoke test)")
