@@ -217,6 +217,12 @@ PUBLIC_NAMES = [
     "tinygrad_memo.data", "tinygrad_memo.data.make_moons", "tinygrad_memo.viz.draw_dot",
     "tinygrad_memo.gradcheck.gradcheck", "tinygrad_memo.gradcheck.gradgradcheck",
     "tinygrad_memo.testing.strategies",
+    # the memo's price and its instruments
+    "tinygrad_memo.checkpoint", "tinygrad_memo.checkpoint_sequential",
+    "tinygrad_memo.Tensor.register_hook", "tinygrad_memo.Value.register_hook",
+    "tinygrad_memo.nn.Module.register_forward_pre_hook",
+    "tinygrad_memo.nn.Module.register_forward_hook",
+    "tinygrad_memo.detect_anomaly", "tinygrad_memo.saved_tensors_report",
 ]
 
 
