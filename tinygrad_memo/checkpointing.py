@@ -191,7 +191,7 @@ def _signature(node, index: dict) -> tuple:
     (a position in the region, or the very same outside node) and constants."""
     ins = tuple(("r", index[c]) if c in index else ("o", id(c)) for c in node._inputs)
     if isinstance(node, Value):
-        return (node._fn, (), "float", ins, node._aux, node._left if node._aux is not None else None)
+        return (node._fn, (), "float", ins, node.grad_fn.args)
     return (node._ctx.fn, node.data.shape, node.data.dtype, ins)
 
 
