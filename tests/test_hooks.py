@@ -17,6 +17,22 @@ from tinygrad_memo.engine import naive_grad, topological_order
 from tinygrad_memo.testing import strategies as st
 
 
+@pytest.fixture(autouse=True)
+def _alone():
+    """Each test sees no hooks of other tests (a node kept alive elsewhere may have some)."""
+    gc.collect()
+    saved = dict(hooks._LIVE)
+    hooks._LIVE.clear()
+    had_tap = hooks._tap in engine.TAPS
+    if had_tap:
+        engine.TAPS.remove(hooks._tap)
+    yield
+    gc.collect()
+    hooks._LIVE.update(saved)
+    if hooks._LIVE and hooks._tap not in engine.TAPS:
+        engine.TAPS.append(hooks._tap)
+
+
 def _no_hooks_left():
     gc.collect()
     return not hooks._LIVE and hooks._tap not in engine.TAPS
