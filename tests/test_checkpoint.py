@@ -297,3 +297,19 @@ def test_anomaly_in_a_checkpointed_backward_names_the_forward_site():
         (y * 0.0).sum().backward()
     assert info.value.op == "sqrt" and info.value.phase == "backward"
     assert info.value.site is not None and info.value.site[0] == __file__
+
+
+def test_a_pass_that_carries_no_gradient_does_not_recompute():
+    calls = []
+
+    def f(t):
+        calls.append(1)
+        return (t * 2).tanh()
+
+    x = tm.Tensor(np.ones(3), requires_grad=True)
+    y = tm.checkpoint(f, x)
+    z = y.sum()
+    assert engine.count_paths(engine.topological_order(z)) == 1
+    assert len(calls) == 1
+    z.backward()
+    assert len(calls) == 2

@@ -495,7 +495,7 @@ def _tap(walk, pairs):
                     active.remove(r)
                     r.finish(walk)
                 low = max((r.low for r in active), default=-1)
-            if table:
+            if table and slot.grad is not None:  # (a node no gradient reaches needs nothing)
                 r = table.get(id(node))
                 if r is not None and r not in active:  # (regions compare by identity)
                     if not (r.filled or r.keep):
