@@ -465,22 +465,6 @@ class Tensor(InPlace, NumpyInterop, TensorMethods):
         """
         return Tensor._make(np.asarray(np.all(self.data, axis=axis, keepdims=keepdims)), False)
 
-    def maximum(self, other):
-        """Elementwise maximum (also ``tm.maximum``); ties share the gradient equally.
-
-        >>> Tensor([1.0, 5.0]).maximum(2.0).numpy()
-        array([2., 5.], dtype=float32)
-        """
-        return _ew.Maximum.apply(self, other)
-
-    def minimum(self, other):
-        """Elementwise minimum (also ``tm.minimum``); ties share the gradient equally.
-
-        >>> Tensor([1.0, 5.0]).minimum(2.0).numpy()
-        array([1., 2.], dtype=float32)
-        """
-        return _ew.Minimum.apply(self, other)
-
     # -- reductions -------------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
         """Sum over ``axis`` (int, tuple or None).
@@ -1058,10 +1042,22 @@ def _unary_method(op, name: str):
 
 _Add, _Sub, _Mul, _Div, _Pow = (ELEMENTWISE[n] for n in ("add", "sub", "mul", "div", "pow"))
 
-# every unary elementwise op of the registry is a Tensor method (neg and abs are operators too)
+def _binary_method(op, name: str):
+    def method(self, other):
+        return op.apply(self, other)
+    method.__name__ = name
+    method.__qualname__ = f"Tensor.{name}"
+    method.__doc__ = op.__doc__
+    return method
+
+
+# every elementwise op of the registry is a Tensor method: unary ones (neg and abs are
+# operators too), and binary ones that are not operators (x.maximum(y))
 for _op in ELEMENTWISE.values():
     if issubclass(_op, Unary):
         setattr(Tensor, _op.name, _unary_method(_op, _op.name))
+    elif _op.symbol not in ("+", "-", "*", "/", "**"):
+        setattr(Tensor, _op.name, _binary_method(_op, _op.name))
 Tensor.__neg__ = _unary_method(ELEMENTWISE["neg"], "__neg__")
 Tensor.__abs__ = _unary_method(ELEMENTWISE["abs"], "__abs__")
 del _op

@@ -423,7 +423,10 @@ class Pow(Binary, name="pow"):
 
     @staticmethod
     def da(a, b, _out, fn):
-        return b * fn.pow(a, fn.where(fn.data(b) == 0, 1.0, b - 1))
+        # where a == 0 and b == 0, b * a**(b-1) is 0 * inf: the exponent is replaced there
+        # (anywhere else b * a**(b-1) is finite, and so is its derivative in b: 1/a at b = 0)
+        both_zero = (fn.data(b) == 0) * (fn.data(a) == 0)
+        return b * fn.pow(a, fn.where(both_zero, 1.0, b - 1))
 
     @staticmethod
     def db(a, _b, out, fn):
@@ -434,7 +437,13 @@ class Pow(Binary, name="pow"):
 
 
 class Maximum(Binary, name="maximum"):
-    """Elementwise maximum; where the two are equal each gets half the gradient."""
+    """Elementwise maximum (also ``tm.maximum``); where the two are equal each gets half
+    the gradient.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(2.0).maximum(3.0).data, tm.Tensor([1.0, 5.0]).maximum(2.0).numpy()
+    (3.0, array([2., 5.], dtype=float32))
+    """
     ufunc = np.maximum
     scalar, array = (lambda a, b: a if a >= b else b), np.maximum
     kinks = ((1.0, -1.0, 0.0),)
@@ -449,7 +458,13 @@ class Maximum(Binary, name="maximum"):
 
 
 class Minimum(Binary, name="minimum"):
-    """Elementwise minimum; where the two are equal each gets half the gradient."""
+    """Elementwise minimum (also ``tm.minimum``); where the two are equal each gets half
+    the gradient.
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(2.0).minimum(3.0).data, tm.Tensor([1.0, 5.0]).minimum(2.0).numpy()
+    (2.0, array([1., 2.], dtype=float32))
+    """
     ufunc = np.minimum
     scalar, array = (lambda a, b: a if a <= b else b), np.minimum
     kinks = ((1.0, -1.0, 0.0),)
