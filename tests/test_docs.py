@@ -110,6 +110,10 @@ def test_fence_parser():
     assert blocks[3].source == "y = x + 1\n"
 
 
+#: optional packages a page may use (the PyTorch guides): its blocks are skipped without them
+OPTIONAL = {"torch": "the torch extra: pip install torch", "safetensors": "the test extra"}
+
+
 @pytest.mark.parametrize("page", _pages(), ids=_page_id)
 def test_page_code_runs(page: Path, tmp_path, monkeypatch, capsys):
     blocks = _python_blocks(page)
@@ -130,6 +134,9 @@ def test_page_code_runs(page: Path, tmp_path, monkeypatch, capsys):
             if _is_missing_dot(e):
                 pytest.skip(f"{_page_id(page)}: line {block.line} renders a picture and "
                             "Graphviz's dot is not installed (make dot)")
+            if isinstance(e, ModuleNotFoundError) and e.name in OPTIONAL:
+                pytest.skip(f"{_page_id(page)}: line {block.line} needs {e.name}, which is "
+                            f"not installed ({OPTIONAL[e.name]})")
             out = capsys.readouterr().out
             raise AssertionError(
                 f"{_page_id(page)}: the code block starting on line {block.line} failed: "

@@ -60,3 +60,28 @@ def test_no_noqa_e402_in_the_package():
              if E402.search(line)]
     assert not found, f"imports held below code (noqa: E402): {found}"
     assert E402.search("import x  # noqa: E402") and E402.search("import x  # NOQA:F401,E402")
+
+
+def test_subpackages_load_lazily_as_attributes_of_tm():
+    code = (
+        "import sys\n"
+        "import tinygrad_memo as tm\n"
+        "lazy = ('nn', 'optim', 'data', 'gradcheck', 'testing')\n"
+        "print(sorted(m for m in lazy if 'tinygrad_memo.' + m in sys.modules))\n"
+        "print('hypothesis' in sys.modules)\n"
+        "print(tm.nn.Linear.__name__, tm.optim.SGD.__name__, tm.data.make_moons.__name__,\n"
+        "      tm.gradcheck.gradcheck.__name__, tm.testing.__name__)\n"
+        "print(all(name in dir(tm) for name in lazy))\n"
+        "try:\n"
+        "    tm.cat\n"
+        "except AttributeError as e:\n"
+        "    print(e)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=True)
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "[]"  # none of them imported by `import tinygrad_memo`
+    assert lines[1] == "False"  # (so hypothesis is not imported either)
+    assert lines[2] == "Linear SGD make_moons gradcheck tinygrad_memo.testing"
+    assert lines[3] == "True"
+    assert "use tm.concatenate" in lines[4]  # PyTorch-spelling hints still work

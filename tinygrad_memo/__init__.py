@@ -114,6 +114,19 @@ __all__ += ["einsum", "full", "full_like", "linspace", "ones_like", "outer", "te
 __version__ = "0.1.0"
 
 
+#: subpackages loaded on first use (``tm.nn``, ``tm.optim``, ...): ``import tinygrad_memo``
+#: stays light, and ``tm.testing`` imports hypothesis only when it is used
+LAZY = ("data", "gradcheck", "nn", "optim", "testing")
+
+
 def __getattr__(name):
+    if name in LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")  # (the import sets the attribute)
     # a name this module lacks: the error names the spelling to use for PyTorch's (tm.cat)
     raise _missing_attribute(f"module {__name__!r}", name, _TORCH_FUNCTIONS)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(LAZY))
