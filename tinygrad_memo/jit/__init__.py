@@ -372,8 +372,9 @@ def _args_data(leaves) -> list:
 
 
 def _same(a, b) -> bool:
-    if isinstance(b, np.ndarray):
-        return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    if isinstance(b, np.ndarray):  # (equal_nan only if needed: it is ten times slower)
+        return a.shape == b.shape and (np.array_equal(a, b) or
+                                       np.array_equal(a, b, equal_nan=True))
     return a == b or (a != a and b != b)
 _CONTAINERS = (list, tuple, dict)
 
