@@ -199,6 +199,8 @@ PUBLIC_NAMES = [
     "tinygrad_memo.einsum", "tinygrad_memo.tensordot", "tinygrad_memo.outer",
     "tinygrad_memo.zeros_like", "tinygrad_memo.full", "tinygrad_memo.linspace",
     "tinygrad_memo.nn.functional.scaled_dot_product_attention",
+    "tinygrad_memo.multinomial", "tinygrad_memo.nn.functional.embedding",
+    "tinygrad_memo.nn.functional.one_hot", "tinygrad_memo.nn.Embedding",
     # nn
     "tinygrad_memo.nn", "tinygrad_memo.nn.Module", "tinygrad_memo.nn.Module.parameters",
     "tinygrad_memo.nn.Module.named_parameters", "tinygrad_memo.nn.Module.zero_grad",

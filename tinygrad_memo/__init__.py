@@ -14,7 +14,7 @@ from .anomaly import detect_anomaly
 from .autograd import grad
 from .checkpointing import checkpoint, checkpoint_sequential
 from .function import Function
-from .functions import einsum, full, full_like, linspace, ones_like, outer, tensordot, zeros_like
+from .functions import einsum, full, full_like, linspace, multinomial, ones_like, outer, tensordot, zeros_like
 from .grad_mode import is_grad_enabled, no_grad
 from .jit import jit
 from .random import manual_seed
@@ -109,8 +109,8 @@ __all__ = ["Function", "Tensor", "Value", "checkpoint", "checkpoint_sequential",
            "detect_anomaly", "grad", "is_grad_enabled", "jit", "load", "manual_seed", "maximum",
            "minimum", "no_grad", "save",
            "saved_tensors_report", "stack", "viz", "where"]
-__all__ += ["einsum", "full", "full_like", "linspace", "ones_like", "outer", "tensordot",
-            "zeros_like"]
+__all__ += ["einsum", "full", "full_like", "linspace", "multinomial", "ones_like", "outer",
+            "tensordot", "zeros_like"]
 __version__ = "0.1.0"
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from .ops.linalg import Einsum
+from .ops.sampling import Multinomial
 from .spelling import torch_hints
 from .tensor import Tensor
 
-__all__ = ["einsum", "full", "full_like", "linspace", "ones_like", "outer", "tensordot",
-           "zeros_like"]
+__all__ = ["einsum", "full", "full_like", "linspace", "multinomial", "ones_like", "outer",
+           "tensordot", "zeros_like"]
 
 
 def einsum(subscripts: str, *operands) -> Tensor:
@@ -146,3 +147,25 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype=np.float32
     """
     return Tensor(np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype),
                   requires_grad=requires_grad)
+
+
+def multinomial(probs, num_samples: int = 1, replacement: bool = False) -> Tensor:
+    """``num_samples`` category indices (int64) drawn from each row of the non-negative
+    weights ``probs`` (C,) or (N, C) (PyTorch's ``multinomial``: rows need not sum to 1;
+    without ``replacement`` a row's samples are distinct). Draws from the library's
+    generator, so ``tm.manual_seed`` makes it reproducible; inside ``tm.jit`` each
+    replay draws anew. No gradient flows through it.
+
+    >>> import tinygrad_memo as tm
+    >>> _ = tm.manual_seed(0)
+    >>> tm.multinomial(tm.Tensor([0.0, 0.3, 0.7]), 2).shape
+    (2,)
+    >>> tm.multinomial(tm.Tensor([[1.0, 0.0], [0.0, 1.0]]), 1).numpy()
+    array([[0],
+           [1]])
+    """
+    from .grad_mode import no_grad
+
+    with no_grad():  # (an index has no gradient: the call makes no graph node)
+        return Multinomial.apply(probs if isinstance(probs, Tensor) else Tensor(probs),
+                                 num_samples=num_samples, replacement=replacement)

@@ -3,7 +3,8 @@
 - :class:`Module` finds parameters and submodules from attributes; dotted names
   (``layers.0.weight``), ``state_dict()``/``load_state_dict()``, ``train()``/``eval()``.
 - Tensor layers: :class:`Linear`, :class:`MLP`, :class:`Sequential`, :class:`ReLU`,
-  :class:`Tanh`, :class:`Sigmoid`, :class:`GELU`, :class:`Dropout`, :class:`LayerNorm`.
+  :class:`Tanh`, :class:`Sigmoid`, :class:`GELU`, :class:`Dropout`, :class:`LayerNorm`,
+  :class:`Embedding`.
 - Image layers (:mod:`~tinygrad_memo.nn.conv`): :class:`Conv2d`, :class:`ConvTranspose2d`,
   :class:`MaxPool2d`, :class:`AvgPool2d`, :class:`Flatten`.
 - :mod:`~tinygrad_memo.nn.functional` (``F``): activations and losses with
@@ -26,12 +27,13 @@
 from . import functional, init, scalar
 from .containers import ModuleDict, ModuleList
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d
+from .embedding import Embedding
 from .layers import GELU, MLP, Dropout, LayerNorm, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .module import IncompatibleKeys, Module, Parameter
 
 __all__ = [
     "AvgPool2d", "Conv2d", "ConvTranspose2d", "Flatten", "MaxPool2d",
-    "GELU", "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "ModuleDict",
+    "Embedding", "GELU", "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "ModuleDict",
     "ModuleList", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "scalar",
 ]

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from ..ops import CrossEntropy, Dropout, Linear, Maximum, Where
+from ..ops import CrossEntropy, Dropout, Embedding, Linear, Maximum, OneHot, Where
 from ..tensor import Tensor
 from ..value import Value
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, pad
@@ -539,3 +539,42 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
 
 __all__ += ["elu", "hardswish", "hardtanh", "mish", "relu6", "scaled_dot_product_attention",
             "softsign"]
+
+
+# -- embeddings (issue 12) -------------------------------------------------------------------
+def _index_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+def embedding(input, weight):
+    """Rows of ``weight`` (num_embeddings, embedding_dim) picked by the integer ``input``
+    of any shape: the result has shape ``input.shape + (embedding_dim,)`` (PyTorch's
+    ``embedding``). The gradient adds into the picked rows (repeated indices add up);
+    indices outside ``[0, num_embeddings)`` raise an IndexError naming the range.
+
+    >>> import numpy as np
+    >>> w = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    >>> y = embedding(np.array([[2, 2]]), w)
+    >>> y.shape
+    (1, 2, 2)
+    >>> _ = y.sum().backward(); w.grad
+    array([[0., 0.],
+           [0., 0.],
+           [2., 2.]])
+    """
+    return Embedding.apply(_index_tensor(input), _t(weight))
+
+
+def one_hot(input, num_classes: int = -1):
+    """int64 one-hot encoding of the integer ``input``: shape ``input.shape + (num_classes,)``
+    (PyTorch's ``one_hot``; ``num_classes=-1`` is one more than the largest value).
+
+    >>> import numpy as np
+    >>> one_hot(np.array([0, 2])).numpy()
+    array([[1, 0, 0],
+           [0, 0, 1]])
+    """
+    return OneHot.apply(_index_tensor(input), num_classes=num_classes)
+
+
+__all__ += ["embedding", "one_hot"]

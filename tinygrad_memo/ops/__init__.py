@@ -9,7 +9,8 @@ getitem index_add concatenate stack clone (and ``sum_to``, the one place where
 broadcasting is undone); ``linalg``: matmul, linear (x @ W.T + b as one op);
 ``loss``: fused cross-entropy; ``conv``: conv2d, conv_transpose2d, conv2d_weight (each the
 others' derivative); ``pool``: max_pool2d, avg_pool2d, window_sum, window_scatter; ``pad``;
-``dropout`` (its mask drawn inside the op).
+``dropout`` (its mask drawn inside the op); ``embedding``: embedding, one_hot;
+``sampling``: multinomial (drawn inside the op).
 
 :data:`REGISTRY` maps each op's name to its class; :data:`UFUNCS` maps the numpy
 ufuncs that have an op to it (``np.tanh`` -> ``Tanh``).
@@ -44,11 +45,13 @@ from .elementwise import (
     Unary,
     Where,
 )
+from .embedding import Embedding, OneHot
 from .linalg import Linear, MatMul
 from .loss import CrossEntropy
 from .pad import Pad
 from .pool import AvgPool2d, MaxPool2d, WindowScatter, WindowSum
 from .reduce import LogSoftmax, Max, Mean, Min, Softmax, Sum
+from .sampling import Multinomial
 from .shape import Clone, Concatenate, Expand, GetItem, IndexAdd, Reshape, Stack, Transpose, sum_to
 
 #: numpy ufunc -> the op that records it
@@ -59,7 +62,7 @@ __all__ = [
     "AvgPool2d", "Conv2d", "Conv2dWeight", "ConvTranspose2d", "MaxPool2d", "Pad", "WindowScatter",
     "WindowSum",
     "Abs", "Add", "Binary", "Clone", "Concatenate", "Cos", "CrossEntropy", "Div", "Dropout",
-    "Elementwise",
+    "Elementwise", "Embedding", "Multinomial", "OneHot",
     "Exp", "Expand", "GetItem", "IndexAdd", "Linear", "Log", "Log1p", "LogSoftmax", "MatMul", "Max",
     "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pow", "Relu", "Reshape", "Sigmoid", "Sin",
     "Softmax", "Sqrt", "Square", "Stack", "Sub", "Sum", "Tanh", "Transpose", "Unary", "Where",
