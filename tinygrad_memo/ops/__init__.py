@@ -12,6 +12,11 @@ others' derivative); ``pool``: max_pool2d, avg_pool2d, window_sum, window_scatte
 ``dropout`` (its mask drawn inside the op); ``embedding``: embedding, one_hot;
 ``sampling``: multinomial (drawn inside the op).
 
+Beside each op's ``backward`` is its forward-mode rule ``jvp(ctx, *tangents)``: one
+tangent per positional input of ``forward`` (None for zero, and None back when all
+are), the result's tangent in the result's shape, written like ``backward`` with
+operations that work on arrays and on graph nodes (forward over reverse).
+
 :data:`REGISTRY` maps each op's name to its class; :data:`UFUNCS` maps the numpy
 ufuncs that have an op to it (``np.tanh`` -> ``Tanh``).
 """

@@ -38,4 +38,6 @@ class Dropout(Function, name="dropout"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         return t * ctx.mask

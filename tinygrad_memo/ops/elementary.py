@@ -80,7 +80,7 @@ class _Floats:
             return _inf
         except OverflowError:
             return _inf if a > 0 or float(b) % 2 == 0 else -_inf
-        return r if type(r) is float else _nan  # a complex result: not real
+        return r if isinstance(r, float) else _nan  # a complex result: not real (np.float64 is a float)
 
     @staticmethod
     def step(x):

@@ -52,7 +52,8 @@ import numpy as np
 
 from ..function import Function
 from ..spelling import unexpected_keyword
-from .elementary import ARRAYS, FLOATS, NODES
+from .elementary import ARRAYS, FLOATS, NODES, _is_node
+from .shape import expand
 
 __all__ = ["Binary", "ELEMENTWISE", "Elementwise", "REQUIRED", "Unary"]
 
@@ -212,17 +213,17 @@ class Unary(Elementwise):
         return d if type(d) is float else d(x, out, fn, *params)
 
     @classmethod
-    def jvp(cls, ctx, t):
+    def jvp(cls, ctx, t, *_):
         """The forward-mode rule, ``t * d`` from the same derivative rule (with the
-        op's parameters, which ``forward`` kept in ``ctx.params``)."""
+        op's parameters, which ``forward`` kept in ``ctx.params``; they have no tangent)."""
         if t is None:
             return None
         d = cls.d
         if type(d) is float:
             return _times(t, d)
         x, out = ctx.saved_tensors
-        return t * d(x, out, ARRAYS if type(t) is np.ndarray else NODES, *ctx.__dict__.get(
-            "params", ()))
+        fn = NODES if _is_node(t) or _is_node(x) or _is_node(out) else ARRAYS
+        return t * d(x, out, fn, *ctx.__dict__.get("params", ()))
 
 
 def _forward_with_params(params: dict):
@@ -282,6 +283,8 @@ class Binary(Elementwise):
         if not cls._constant_rules:
             ka, kb, ko = cls._keep[ctx.needs_input_grad]
             ctx.saved_tensors = (a if ka else None, b if kb else None, out if ko else None)
+        else:  # (for jvp: one input's tangent alone is broadcast to the result)
+            ctx.shape = out.shape
         return out
 
     @classmethod
@@ -298,6 +301,32 @@ class Binary(Elementwise):
         if nb:
             gb = _times(g, db) if type(db) is float else g * db(a, b, out, fn)
         return ga, gb
+
+    @classmethod
+    def jvp(cls, ctx, ta, tb=None):
+        """The forward-mode rule, ``ta * da + tb * db`` from the same derivative rules
+        (a tangent of None is zero), in the result's shape."""
+        if ta is None and tb is None:
+            return None
+        da, db = cls.da, cls.db
+        if cls._constant_rules:
+            if tb is None:
+                out = _times(ta, da)
+            elif ta is None:
+                out = _times(tb, db)
+            else:
+                out = _times(ta, da) + _times(tb, db)
+            shape = ctx.__dict__.get("shape")  # (set by forward; a scalar's context has none)
+            return out if shape is None or _shape(out) == shape else expand(out, shape)
+        a, b, out = ctx.saved_tensors
+        fn = NODES if any(_is_node(x) for x in (ta, tb, a, b, out)) else ARRAYS
+        total = None
+        if ta is not None:
+            total = _times(ta, da) if type(da) is float else ta * da(a, b, out, fn)
+        if tb is not None:
+            term = _times(tb, db) if type(db) is float else tb * db(a, b, out, fn)
+            total = term if total is None else total + term
+        return total
 
     @classmethod
     def derivatives(cls, a, b, out, fn) -> tuple:
@@ -1062,9 +1091,17 @@ class Where(Function, name="where"):
                 f"where: shapes {cond.shape}, {_shape(a)} and {_shape(b)} "
                 "cannot be broadcast together"
             ) from None
-        ctx.cond = cond
+        ctx.cond, ctx.shape = cond, out.shape
         return out
 
     @staticmethod
     def backward(ctx, g):
         return None, g * ctx.cond, g * ~ctx.cond
+
+    @staticmethod
+    def jvp(ctx, _tc, ta, tb=None):
+        if ta is None and tb is None:
+            return None
+        out = ta * ctx.cond if tb is None else (
+            tb * ~ctx.cond if ta is None else ta * ctx.cond + tb * ~ctx.cond)
+        return out if _shape(out) == ctx.shape else expand(out, ctx.shape)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..function import Function
-from .shape import sum_to
+from .shape import expand, sum_to
 
 
 class MatMul(Function, name="matmul"):
@@ -61,6 +61,23 @@ class MatMul(Function, name="matmul"):
                 gb = sum_to(gb, b2.shape, "matmul").reshape(b.shape)
         return ga, gb
 
+    @staticmethod
+    def jvp(ctx, ta, tb=None):
+        a, b = ctx.saved_tensors
+        return _plus(None if ta is None else matmul(ta, b), None if tb is None else matmul(a, tb))
+
+
+def matmul(a, b):
+    """a @ b: np.matmul on arrays (an array, never a numpy scalar), the MatMul op on nodes."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return np.asarray(np.matmul(a, b))
+    return MatMul.apply(a, b)
+
+
+def _plus(x, y):
+    """x + y, where None is zero (None if both are)."""
+    return y if x is None else (x if y is None else x + y)
+
 
 class Linear(Function, name="linear"):
     """``x @ weight.T + bias`` (weight of shape (out, in)) as one op, like PyTorch's
@@ -87,7 +104,8 @@ class Linear(Function, name="linear"):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        nx, nw, nb = ctx.needs_input_grad
+        need = ctx.needs_input_grad
+        nx, nw, nb = need[0], need[1], len(need) > 2 and need[2]  # (called without a bias)
         gx = g @ w if nx else None
         gw = gb = None
         if nw or nb:
@@ -96,7 +114,24 @@ class Linear(Function, name="linear"):
                 gw = g2.T @ (x if x.ndim == 2 else x.reshape((-1, x.shape[-1])))
             if nb:
                 gb = g2.sum(axis=0)
-        return gx, gw, gb
+        return (gx, gw, gb)[: len(need)]
+
+    @staticmethod
+    def jvp(ctx, tx, tw=None, tb=None):
+        x, w = ctx.saved_tensors
+        out = _plus(None if tx is None else linear(tx, w), None if tw is None else linear(x, tw))
+        if tb is None:
+            return out
+        if out is None:  # the bias's tangent alone, in the result's shape
+            return expand(tb, x.shape[:-1] + w.shape[:1])
+        return out + tb
+
+
+def linear(x, w):
+    """x @ w.T: on arrays, or the Linear op on nodes (one node)."""
+    if isinstance(x, np.ndarray) and isinstance(w, np.ndarray):
+        return x @ w.T
+    return Linear.apply(x, w)
 
 
 # -- einsum (issue 12): its gradient is an einsum too ----------------------------------------------

@@ -42,3 +42,15 @@ class CrossEntropy(Function, name="cross_entropy"):
         if ctx.reduction == "sum" or d.ndim == 1:
             return d * g, None
         return d * g.reshape((-1, 1)), None
+
+    @staticmethod
+    def jvp(ctx, tx, *_):
+        """Each loss depends on its own row of logits only: its tangent is the row's
+        gradient (the backward rule at a unit seed) dotted with the row's tangent."""
+        if tx is None:
+            return None
+        (x,) = ctx.saved_tensors
+        per_row = ctx.reduction == "none"
+        seed = np.ones(x.shape[:-1] if per_row else (), dtype=x.dtype)
+        out = (CrossEntropy.backward(ctx, seed)[0] * tx).sum(axis=-1 if per_row else None)
+        return np.asarray(out) if isinstance(out, np.generic) else out

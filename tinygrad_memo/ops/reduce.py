@@ -39,29 +39,42 @@ def _kept(shape, axes) -> tuple:
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
+def _reduced(x):
+    """A reduction's result as an array (numpy gives a scalar for a 0-d one), or the node."""
+    return np.asarray(x) if isinstance(x, np.generic) else x
+
+
 class Sum(Function, name="sum"):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         axes = normalize_axes(axis, a.ndim, "sum", a.shape)
-        ctx.shape, ctx.kept = a.shape, _kept(a.shape, axes)
+        ctx.shape, ctx.kept, ctx.axes, ctx.keepdims = a.shape, _kept(a.shape, axes), axes, keepdims
         return np.sum(a, axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
         return expand(g.reshape(ctx.kept), ctx.shape)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return None if t is None else _reduced(t.sum(axis=ctx.axes, keepdims=ctx.keepdims))
+
 
 class Mean(Function, name="mean"):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         axes = normalize_axes(axis, a.ndim, "mean", a.shape)
-        ctx.shape, ctx.kept = a.shape, _kept(a.shape, axes)
+        ctx.shape, ctx.kept, ctx.axes, ctx.keepdims = a.shape, _kept(a.shape, axes), axes, keepdims
         ctx.n = int(np.prod([a.shape[i] for i in axes]))
         return np.mean(a, axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
         return expand(g.reshape(ctx.kept) / ctx.n, ctx.shape)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return None if t is None else _reduced(t.sum(axis=ctx.axes, keepdims=ctx.keepdims) / ctx.n)
 
 
 def _extreme(ctx, a, axis, keepdims, op, f):
@@ -75,7 +88,7 @@ def _extreme(ctx, a, axis, keepdims, op, f):
         hit = np.where(nan, a != a, hit)
     hit = hit.astype(a.dtype if a.dtype.kind == "f" else np.float32)
     ctx.weight = hit / hit.sum(axis=axes, keepdims=True)  # ties share equally
-    ctx.kept = m.shape
+    ctx.kept, ctx.axes, ctx.keepdims = m.shape, axes, keepdims
     return m if keepdims else m.reshape([s for i, s in enumerate(a.shape) if i not in axes])
 
 
@@ -87,6 +100,12 @@ class Max(Function, name="max"):
     @staticmethod
     def backward(ctx, g):
         return g.reshape(ctx.kept) * ctx.weight
+
+    @staticmethod
+    def jvp(ctx, t):  # the weighted mean of the tangents at the (tied) extremes
+        if t is None:
+            return None
+        return _reduced((t * ctx.weight).sum(axis=ctx.axes, keepdims=ctx.keepdims))
 
 
 class Min(Max, name="min"):  # Max's derivative rule: the gradient goes to the (tied) extremes
@@ -114,6 +133,10 @@ class Softmax(Function, name="softmax"):
         (out,) = ctx.saved_tensors
         return out * (g - (g * out).sum(axis=ctx.axis, keepdims=True))
 
+    @staticmethod
+    def jvp(ctx, t):  # the Jacobian diag(s) - s s^T is symmetric: the backward rule again
+        return None if t is None else Softmax.backward(ctx, t)
+
 
 class LogSoftmax(Function, name="log_softmax"):
     @staticmethod
@@ -133,6 +156,13 @@ class LogSoftmax(Function, name="log_softmax"):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True)
+
+    @staticmethod
+    def jvp(ctx, t):  # the Jacobian I - 1 s^T, applied from the right
+        if t is None:
+            return None
+        (out,) = ctx.saved_tensors
+        return t - (np.exp(out) * t).sum(axis=ctx.axis, keepdims=True)
 
 
 # -- more reductions and scans (issue 12) ----------------------------------------------------------
@@ -165,6 +195,8 @@ class Var(Function, name="var"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         (a,) = ctx.saved_tensors
         return (_centered(a, ctx.axes) * t).sum(axis=ctx.axes, keepdims=ctx.keepdims) * ctx.scale
 
@@ -195,6 +227,8 @@ class Std(Function, name="std"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         a, out = ctx.saved_tensors
         s = (_centered(a, ctx.axes) * t).sum(axis=ctx.axes, keepdims=ctx.keepdims)
         return s * Std._inverse(ctx, out)
@@ -249,6 +283,8 @@ class Prod(Function, name="prod"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         (a,) = ctx.saved_tensors
         return (_prod_others(a, ctx.axes) * t).sum(axis=ctx.axes, keepdims=ctx.keepdims)
 
@@ -276,6 +312,8 @@ class LogSumExp(Function, name="logsumexp"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         a, out = ctx.saved_tensors
         return (np.exp(a - out.reshape(ctx.kept)) * t).sum(axis=ctx.axes, keepdims=ctx.keepdims)
 
@@ -314,6 +352,8 @@ class Cumsum(Function, name="cumsum"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         if ctx.axis is None:
             return cumsum(t.reshape(-1), 0)
         return cumsum(t.reshape(ctx.shape or (1,)), ctx.axis).reshape(ctx.shape)

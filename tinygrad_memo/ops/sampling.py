@@ -76,3 +76,7 @@ class Multinomial(Function, name="multinomial"):
     @staticmethod
     def backward(ctx, g):
         return (None,)
+
+    @staticmethod
+    def jvp(ctx, *_):  # an integer result: no tangent
+        return None

@@ -42,13 +42,19 @@ class Expand(Function, name="expand"):
     def forward(ctx, a, shape):
         ctx.shape = a.shape
         try:
-            return np.broadcast_to(a, shape)
+            out = np.broadcast_to(a, shape)
         except ValueError:
             raise ValueError(f"expand: shape {a.shape} cannot be broadcast to {tuple(shape)}") from None
+        ctx.target = out.shape
+        return out
 
     @staticmethod
     def backward(ctx, g):
         return sum_to(g, ctx.shape, "expand")
+
+    @staticmethod
+    def jvp(ctx, t):
+        return None if t is None else expand(t, ctx.target)
 
 
 class Reshape(Function, name="reshape"):
@@ -56,23 +62,29 @@ class Reshape(Function, name="reshape"):
     def forward(ctx, a, shape):
         ctx.shape = a.shape
         try:
-            return a.reshape(shape)
+            out = a.reshape(shape)
         except (ValueError, TypeError):
             raise ValueError(
                 f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) "
                 f"into shape {tuple(shape)}"
             ) from None
+        ctx.target = out.shape
+        return out
 
     @staticmethod
     def backward(ctx, g):
         return g.reshape(ctx.shape)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return None if t is None else t.reshape(ctx.target)
 
 
 class Transpose(Function, name="transpose"):
     @staticmethod
     def forward(ctx, a, axes=None):
         if axes is None:  # reversing the axes is its own inverse
-            ctx.inverse = None
+            ctx.inverse = ctx.axes = None
             return a.transpose()
         n = a.ndim
         norm = [x % n if isinstance(x, int | np.integer) and -n <= x < n else None for x in axes]
@@ -84,7 +96,7 @@ class Transpose(Function, name="transpose"):
         inverse = [0] * n
         for i, x in enumerate(norm):
             inverse[x] = i
-        ctx.inverse = tuple(inverse)
+        ctx.inverse, ctx.axes = tuple(inverse), tuple(norm)
         return a.transpose(norm)
 
     @staticmethod
@@ -92,6 +104,12 @@ class Transpose(Function, name="transpose"):
         if ctx.inverse is None:  # g.transpose() reverses both arrays and Tensors
             return g.transpose()
         return g.transpose(ctx.inverse)
+
+    @staticmethod
+    def jvp(ctx, t):
+        if t is None:
+            return None
+        return t.transpose() if ctx.axes is None else t.transpose(ctx.axes)
 
 
 def _is_basic(index) -> bool:
@@ -116,6 +134,12 @@ def scatter_add(g, index, shape: tuple, dtype):
     return IndexAdd.apply(g, index=index, shape=shape)
 
 
+def _picked(t, index):
+    """``t[index]``: an array (never a numpy scalar) or a node."""
+    out = t[index]
+    return np.asarray(out) if isinstance(out, np.generic) else out
+
+
 class GetItem(Function, name="getitem"):
     @staticmethod
     def forward(ctx, a, index):
@@ -130,18 +154,39 @@ class GetItem(Function, name="getitem"):
     def backward(ctx, g):
         return scatter_add(g, ctx.index, ctx.shape, ctx.dtype)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return None if t is None else _picked(t, ctx.index)
+
 
 class IndexAdd(Function, name="index_add"):
     """zeros(shape) with ``g`` added at ``index``: the derivative of getitem."""
 
     @staticmethod
     def forward(ctx, g, index, shape):
-        ctx.index = index
+        ctx.index, ctx.shape = index, shape
         return scatter_add(g, index, shape, g.dtype)
 
     @staticmethod
     def backward(ctx, gg):
         return gg[ctx.index]
+
+    @staticmethod
+    def jvp(ctx, t):
+        return None if t is None else scatter_add(t, ctx.index, ctx.shape, t.dtype)
+
+
+def _keep_parts(ctx, arrays, axis, out) -> None:
+    """What the jvp of concatenate and stack needs: the axis, and each input's shape
+    (a zero tangent is spelled out in it)."""
+    ctx.axis, ctx.shapes, ctx.dtype = axis, [np.shape(a) for a in arrays], out.dtype
+
+
+def _tangent_parts(ctx, tangents):
+    """The tangents of a join's inputs with zeros for the missing ones (None if all are)."""
+    if all(t is None for t in tangents):
+        return None
+    return [np.zeros(s, ctx.dtype) if t is None else t for t, s in zip(tangents, ctx.shapes)]
 
 
 class Concatenate(Function, name="concatenate"):
@@ -157,11 +202,21 @@ class Concatenate(Function, name="concatenate"):
         ctx.slices = [
             (slice(None),) * ax + (slice(int(lo), int(hi)),) for lo, hi in zip(bounds, bounds[1:])
         ]
+        _keep_parts(ctx, arrays, ax, out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         return tuple(g[s] for s in ctx.slices)
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        parts = _tangent_parts(ctx, tangents)
+        if parts is None:
+            return None
+        if all(isinstance(p, np.ndarray) for p in parts):
+            return np.concatenate(parts, axis=ctx.axis)
+        return Concatenate.apply(*parts, axis=ctx.axis)
 
 
 class Stack(Function, name="stack"):
@@ -174,11 +229,21 @@ class Stack(Function, name="stack"):
             raise ValueError(f"stack: cannot stack shapes {shapes} along axis {axis}") from None
         ax = axis % out.ndim
         ctx.picks = [(slice(None),) * ax + (i,) for i in range(len(arrays))]
+        _keep_parts(ctx, arrays, ax, out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         return tuple(g[p] for p in ctx.picks)
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        parts = _tangent_parts(ctx, tangents)
+        if parts is None:
+            return None
+        if all(isinstance(p, np.ndarray) for p in parts):
+            return np.stack(parts, axis=ctx.axis)
+        return Stack.apply(*parts, axis=ctx.axis)
 
 
 class Clone(Function, name="clone"):
@@ -191,6 +256,12 @@ class Clone(Function, name="clone"):
     @staticmethod
     def backward(ctx, g):
         return g
+
+    @staticmethod
+    def jvp(ctx, t):
+        if t is None:
+            return None
+        return t
 
 
 # -- more shape and data movement (issue 12) -------------------------------------------------------
@@ -226,6 +297,8 @@ class Flip(Function, name="flip"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         return t[ctx.index]
 
 
@@ -263,6 +336,8 @@ class Repeat(Function, name="repeat"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         return t.reshape(ctx.flat_shape)[ctx.index]
 
 
@@ -289,6 +364,8 @@ class Tile(Function, name="tile"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         return tile(t, ctx.reps)
 
 
@@ -330,6 +407,8 @@ class Roll(Function, name="roll"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         return roll(t, ctx.shift, ctx.axis)
 
 
@@ -358,6 +437,8 @@ class Tril(Function, name="tril"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         return t * ctx.mask
 
 
@@ -404,6 +485,8 @@ class Diagonal(Function, name="diagonal"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         return t.transpose(ctx.perm)[ctx.index]
 
 
@@ -429,6 +512,8 @@ class Trace(Function, name="trace"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         return (t * ctx.mask).sum(axis=ctx.axes)
 
 
@@ -469,6 +554,8 @@ class Gather(Function, name="gather"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         return t[ctx.index]
 
 
@@ -486,4 +573,6 @@ class AsType(Function, name="astype"):
 
     @staticmethod
     def jvp(ctx, t):
+        if t is None:
+            return None
         return t.astype(ctx.out_dtype)
