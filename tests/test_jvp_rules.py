@@ -403,6 +403,24 @@ def _on_nodes(name, call, tangents, need):
     return fn.jvp(ctx, *nodes), [x for x, n in zip(xs, need) if n]
 
 
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+@FEW
+@given(data=st.data())
+def test_rule_keeps_float32(name, data):
+    """float32 primals and tangents: the tangent has the result's dtype (no float64
+    creeping in from a constant of the rule)."""
+    if name not in ELEMENTWISE and name not in CALLS:
+        pytest.skip("no call yet (see test_every_registry_op_has_a_rule_and_a_call)")
+    call = _draw_call(name)(data.draw)
+    call.args = [a.astype(np.float32) if i in call.diff else a for i, a in enumerate(call.args)]
+    tangents = [np.ones(np.shape(a), np.float32) if i in call.diff else None
+                for i, a in enumerate(call.args)]
+    out, ctx = _run(name, call, call.args, tuple(t is not None for t in tangents))
+    got = REGISTRY[name].jvp(ctx, *tangents)
+    if out.dtype.kind == "f" and call.diff:
+        assert np.asarray(got).dtype == out.dtype, (name, np.asarray(got).dtype, out.dtype)
+
+
 def _full_nodes(name, call, tangents, need, u, rng):
     res, primals = _on_nodes(name, call, tangents, need)
     pair = (res * u).sum()
@@ -495,3 +513,33 @@ def test_rule_matches_torch_func_jvp(name, data):
     tout, tjvp = torch.func.jvp(tfn, primals, tt)
     np.testing.assert_allclose(out, tout.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(got, tjvp.numpy(), rtol=1e-9, atol=1e-11, err_msg=name)
+
+
+# -- at ties: the tangent is shared as the gradient is ------------------------------------------------
+TIES = [
+    ("max", [np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])], {"axis": 1}),
+    ("min", [np.array([[1.0, 1.0], [0.5, 4.0]])], {"axis": None, "keepdims": True}),
+    ("maximum", [np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])], {}),
+    ("minimum", [np.array([[1.0], [2.0]]), np.array([2.0, 1.0])], {}),
+    ("max_pool2d", [np.ones((1, 1, 3, 3))], {"kernel_size": 2, "stride": 1}),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs", TIES, ids=[c[0] for c in TIES])
+def test_ties_share_the_tangent_as_backward_shares_the_gradient(name, args, kwargs):
+    """Tied extremes: the tangent is the mean of the tied inputs' tangents, so that the
+    adjoint identity holds with the backward that shares the gradient equally."""
+    rng = np.random.default_rng(0)
+    call = _call(args, kwargs)
+    tangents = [_normal(rng, a.shape) for a in args]
+    need = (True,) * len(args)
+    out, ctx = _run(name, call, args, need)
+    got = np.asarray(REGISTRY[name].jvp(ctx, *tangents))
+    u = _normal(rng, out.shape)
+    grads = _as_tuple(REGISTRY[name].backward(ctx, u))
+    lhs = sum(float(np.sum(sum_to(np.asarray(g), a.shape) * t)) for g, a, t in zip(grads, args, tangents))
+    assert math.isclose(lhs, float(np.sum(u * got)), rel_tol=1e-12)
+    if name == "max":
+        np.testing.assert_allclose(got, [(tangents[0][0, 1] + tangents[0][0, 2]) / 2, tangents[0][1].mean()])
+    if name == "maximum":
+        np.testing.assert_allclose(got[[0, 2]], ((tangents[0] + tangents[1]) / 2)[[0, 2]])

@@ -218,7 +218,7 @@ class Std(Function, name="std"):
     def _inverse(ctx, out):
         """1 / (n * out), and 0 where out is 0 (no spread: no direction to move in)."""
         zero = (out if isinstance(out, np.ndarray) else out.data) == 0
-        return (1 - zero) / ((out + zero) * ctx.n)
+        return ~zero / ((out + zero) * ctx.n)  # (a bool numerator keeps the dtype)
 
     @staticmethod
     def backward(ctx, g):
