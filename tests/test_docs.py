@@ -216,6 +216,7 @@ PUBLIC_NAMES = [
     "tinygrad_memo.nn.functional.max_pool2d", "tinygrad_memo.nn.functional.avg_pool2d",
     "tinygrad_memo.nn.functional.pad", "tinygrad_memo.nn.Conv2d", "tinygrad_memo.nn.ConvTranspose2d",
     "tinygrad_memo.nn.MaxPool2d", "tinygrad_memo.nn.AvgPool2d", "tinygrad_memo.nn.Flatten",
+    "tinygrad_memo.nn.RNNCell", "tinygrad_memo.nn.GRUCell", "tinygrad_memo.nn.LSTMCell",
     "tinygrad_memo.nn.scalar", "tinygrad_memo.nn.scalar.Neuron", "tinygrad_memo.nn.scalar.Layer",
     "tinygrad_memo.nn.scalar.MLP",
     # optim

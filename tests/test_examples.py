@@ -19,7 +19,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = ["moons_micrograd.py", "custom_layer.py", "digits_classifier.py", "save_load.py",
-           "cnn_digits.py"]
+           "cnn_digits.py", "rnn_sequence.py"]
 
 
 def _load(name: str):
@@ -173,6 +173,18 @@ def test_cnn_digits_model_is_pytorch_s_too():
     x = np.random.default_rng(0).uniform(0, 1, (5, 1, 8, 8)).astype(np.float32)
     np.testing.assert_allclose(ours(tm.Tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_rnn_sequence(cell, capsys):
+    mod = _load("rnn_sequence.py")
+    assert mod.main(["--cell", cell, "--steps", "40", "--length", "30", "--hidden", "16",
+                     "--delay", "2", "--lr", "2e-2"]) == 0
+    out = capsys.readouterr().out
+    assert ("LSTMCell(4, 16)" if cell == "lstm" else "GRUCell(4, 16)") in out
+    assert "chance accuracy 25.0%" in out
+    assert len(re.findall(r"step\s+\d+ ", out)) == 2
+    assert _percent("test accuracy", out) > 50.0  # it remembers: chance is 25%
 
 
 def test_save_load(tmp_path, capsys):

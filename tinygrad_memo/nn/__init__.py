@@ -7,6 +7,8 @@
   :class:`Embedding`.
 - Image layers (:mod:`~tinygrad_memo.nn.conv`): :class:`Conv2d`, :class:`ConvTranspose2d`,
   :class:`MaxPool2d`, :class:`AvgPool2d`, :class:`Flatten`.
+- Recurrent cells (:mod:`~tinygrad_memo.nn.recurrent`): :class:`RNNCell`, :class:`GRUCell`,
+  :class:`LSTMCell`, with PyTorch's parameter names and gate layouts.
 - :mod:`~tinygrad_memo.nn.functional` (``F``): activations and losses with
   PyTorch's reductions; :mod:`~tinygrad_memo.nn.init`: in-place initialisers.
 - :mod:`~tinygrad_memo.nn.scalar`: ``Neuron``, ``Layer``, ``MLP`` on Values.
@@ -30,9 +32,11 @@ from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d
 from .embedding import Embedding
 from .layers import GELU, MLP, Dropout, LayerNorm, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .module import IncompatibleKeys, Module, Parameter
+from .recurrent import GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "AvgPool2d", "Conv2d", "ConvTranspose2d", "Flatten", "MaxPool2d",
+    "GRUCell", "LSTMCell", "RNNCell",
     "Embedding", "GELU", "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "ModuleDict",
     "ModuleList", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "scalar",
