@@ -19,7 +19,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = ["moons_micrograd.py", "custom_layer.py", "digits_classifier.py", "save_load.py",
-           "cnn_digits.py", "rnn_sequence.py"]
+           "cnn_digits.py", "rnn_sequence.py", "tiny_transformer.py"]
 
 
 def _load(name: str):
@@ -185,6 +185,34 @@ def test_rnn_sequence(cell, capsys):
     assert "chance accuracy 25.0%" in out
     assert len(re.findall(r"step\s+\d+ ", out)) == 2
     assert _percent("test accuracy", out) > 50.0  # it remembers: chance is 25%
+
+
+def test_tiny_transformer(capsys):
+    mod = _load("tiny_transformer.py")
+    assert mod.main(["--steps", "60", "--layers", "1", "--length", "4", "--digits", "4",
+                     "--embd", "16", "--test", "100", "--lr", "1e-2"]) == 0
+    out = capsys.readouterr().out
+    assert "in 1 blocks of 2-head causal self-attention" in out
+    assert len(re.findall(r"step\s+\d+ ", out)) == 2
+    assert _percent("token accuracy", out) > 80.0  # it sorts: chance is 25%
+
+
+def test_tiny_transformer_attends_causally():
+    """Changing a later token leaves the logits of earlier positions alone."""
+    import tinygrad_memo as tm
+
+    mod = _load("tiny_transformer.py")
+    tm.manual_seed(0)
+    model = mod.TinyGPT(vocab=5, context=7, embd=8, heads=2, layers=2)
+    a = np.array([[1, 2, 3, 4, 0, 1, 2]])
+    b = a.copy()
+    b[0, 4:] = [3, 3, 3]
+    with tm.no_grad():
+        la, lb = model(a).numpy(), model(b).numpy()
+    np.testing.assert_allclose(la[0, :4], lb[0, :4], rtol=1e-6)
+    assert not np.allclose(la[0, 4:], lb[0, 4:])
+    with pytest.raises(ValueError, match="do not fit the context of 7"):
+        model(np.zeros((1, 8), dtype=np.int64))
 
 
 def test_save_load(tmp_path, capsys):
