@@ -36,16 +36,27 @@ def mlp_pair():
     return ours, theirs
 
 
+def char_pair():
+    """makemore's character model: a context of 3 characters (27 classes), each looked up in
+    an Embedding, flattened -> tanh hidden layer -> logits of the next character."""
+    def build(nn):
+        return nn.Sequential(nn.Embedding(27, 8), nn.Flatten(), nn.Linear(3 * 8, 32), nn.Tanh(),
+                             nn.Linear(32, 27))
+    return build(nn), build(tnn)
+
+
 def _data(kind: str, n: int, seed: int):
     g = np.random.default_rng(seed)
     if kind == "cnn":
         x = g.normal(size=(n, 1, 8, 8)).astype(np.float32)
         return x, g.integers(0, 10, size=n)
+    if kind == "char":  # integer contexts: the Embedding's indices
+        return g.integers(0, 27, size=(n, 3)), g.integers(0, 27, size=n)
     chars = g.integers(0, 27, size=(n, 3))
     return np.eye(27, dtype=np.float32)[chars].reshape(n, 3 * 27), g.integers(0, 27, size=n)
 
 
-PAIRS = {"cnn": cnn_pair, "mlp": mlp_pair}
+PAIRS = {"cnn": cnn_pair, "mlp": mlp_pair, "char": char_pair}
 
 
 def _train_ours(model, kind, steps=5):
