@@ -16,7 +16,7 @@ from tinygrad_memo import cli, demo
 from tinygrad_memo.memo import format_table, ladder, ladder_counts, memo_table
 
 ROOT = Path(__file__).resolve().parent.parent
-SUBCOMMANDS = ("demo", "memo", "viz", "bench", "saved")
+SUBCOMMANDS = ("demo", "memo", "viz", "bench", "saved", "modes")
 
 
 def _env():

@@ -233,6 +233,9 @@ PUBLIC_NAMES = [
     "tinygrad_memo.nn.Module.register_forward_pre_hook",
     "tinygrad_memo.nn.Module.register_forward_hook",
     "tinygrad_memo.detect_anomaly", "tinygrad_memo.saved_tensors_report",
+    # forward mode
+    "tinygrad_memo.jvp", "tinygrad_memo.jacfwd", "tinygrad_memo.jacrev", "tinygrad_memo.hessian",
+    "tinygrad_memo.hvp", "tinygrad_memo.adjoint_check", "tinygrad_memo.testing.properties",
 ]
 
 

@@ -13,6 +13,7 @@ from . import viz
 from .anomaly import detect_anomaly
 from .autograd import grad
 from .checkpointing import checkpoint, checkpoint_sequential
+from .forward import adjoint_check, hessian, hvp, jacfwd, jacrev, jvp
 from .function import Function
 from .functions import einsum, full, full_like, linspace, multinomial, ones_like, outer, tensordot, zeros_like
 from .grad_mode import is_grad_enabled, no_grad
@@ -109,6 +110,7 @@ __all__ = ["Function", "Tensor", "Value", "checkpoint", "checkpoint_sequential",
            "detect_anomaly", "grad", "is_grad_enabled", "jit", "load", "manual_seed", "maximum",
            "minimum", "no_grad", "save",
            "saved_tensors_report", "stack", "viz", "where"]
+__all__ += ["adjoint_check", "hessian", "hvp", "jacfwd", "jacrev", "jvp"]
 __all__ += ["einsum", "full", "full_like", "linspace", "multinomial", "ones_like", "outer",
             "tensordot", "zeros_like"]
 __version__ = "0.1.0"

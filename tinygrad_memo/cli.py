@@ -1,4 +1,4 @@
-"""The command line: ``python -m tinygrad_memo`` (or ``tinygrad-memo``) ``demo|memo|viz|bench|saved``.
+"""The command line: ``python -m tinygrad_memo`` (or ``tinygrad-memo``) ``demo|memo|viz|bench|saved|modes``.
 
 Every subcommand has ``--help``; flags mean the same everywhere (``--out`` is
 where outputs go, ``--seed`` seeds the random generators, ``--quiet`` prints
@@ -58,7 +58,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the CLI (its subcommands: demo, memo, viz, bench, saved).
+    """The argument parser of the CLI (its subcommands: demo, memo, viz, bench, saved, modes).
 
     >>> args = build_parser().parse_args(["memo", "--depth", "6"])
     >>> args.command, args.depth, args.width
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _Parser(prog=PROG, description="tinygrad_memo: backprop = chain rule + memoization.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{demo,memo,viz,bench,saved}",
+    sub = p.add_subparsers(dest="command", metavar="{demo,memo,viz,bench,saved,modes}",
                            parser_class=_Parser)
     sub.required = True
 
@@ -129,7 +129,53 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the weights and data (default: 0)")
     s.add_argument("--quiet", action="store_true", help="print the report only")
     s.set_defaults(func=_cmd_saved)
+
+    o = sub.add_parser("modes", help="Jacobians in forward vs reverse order, by inputs and outputs",
+                       description="For f: R^n -> R^m (two tanh layers on Values) over a grid "
+                                   "of n and m, compute the Jacobian with tm.jacfwd (one forward "
+                                   "sweep per input), tm.jacrev (one backward sweep per output) "
+                                   "and the naive path-enumerating chain rule, and print the "
+                                   "sweeps they counted and their times.")
+    o.add_argument("--n", type=_sizes, default=(1, 4, 16, 64), metavar="N,N,...",
+                   help="input sizes (default: 1,4,16,64)")
+    o.add_argument("--m", type=_sizes, default=(1, 4, 16, 64), metavar="M,M,...",
+                   help="output sizes (default: 1,4,16,64)")
+    o.add_argument("--hidden", type=_int_at_least(1), default=4, metavar="H",
+                   help="units per hidden layer (default: 4)")
+    o.add_argument("--budget", type=_seconds, default=1.0, metavar="S",
+                   help="skip a naive run predicted to take more than S seconds (default: 1)")
+    o.add_argument("--repeats", type=_int_at_least(1), default=3, metavar="R",
+                   help="timed runs per Jacobian, the best is shown (default: 3)")
+    o.add_argument("--seed", type=int, default=0, help="seed of the weights and inputs (default: 0)")
+    o.add_argument("--quiet", action="store_true", help="print the table only")
+    o.set_defaults(func=_cmd_modes)
     return p
+
+
+def _sizes(text: str) -> tuple:
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 1,4,16, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def _cmd_modes(args) -> int:
+    from .modes import format_table, modes_table
+
+    _say(args, "f: R^n -> R^m. jacfwd: one forward sweep (tm.jvp) per input, n sweeps; jacrev: "
+               "one forward pass, then one backward sweep per output, m sweeps; naive: one "
+               "product per root-to-leaf path. Sweeps and paths as counted while they ran; "
+               "times in ms, best of --repeats.")
+    rows = modes_table(args.n, args.m, hidden=args.hidden, naive_budget_s=args.budget,
+                       repeats=args.repeats, seed=args.seed)
+    print(format_table(rows))
+    if not all(r["agree"] for r in rows):
+        print("error: the Jacobians disagree", file=sys.stderr)
+        return 1
+    return 0
 
 
 # -- commands ---------------------------------------------------------------------------

@@ -17,9 +17,13 @@ class _State(threading.local):
     enabled = True
     graph_backward = 0  # > 0 while a derivative rule runs under create_graph
     recorder = None  # tm.jit's recorder while it records this thread's calls (see jit/record.py)
+    forward = None  # tm.jvp's forward-mode level while it runs in this thread (forward/mode.py)
 
 
 STATE = _State()
+#: how many forward-mode evaluations (tm.jvp) are running, in all threads: a plain global that
+#: the Value operators' no-graph path reads before the per-thread ``STATE.forward``
+FORWARD = [0]
 
 
 def is_grad_enabled() -> bool:

@@ -404,7 +404,8 @@ class _Check:
 # -- gradcheck ------------------------------------------------------------------------------
 
 def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True, fast_mode: bool = False) -> bool:
+              raise_exception: bool = True, fast_mode: bool = False,
+              check_forward_ad: bool = False) -> bool:
     """Check the gradients of ``fn`` at ``inputs`` against central finite differences.
 
     ``inputs`` is a Value/Tensor or a sequence of them (other objects are passed
@@ -414,6 +415,9 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
     :class:`GradcheckError` naming the input, output and element indices with
     both values and the tolerance, or returns False when ``raise_exception=False``.
     ``fast_mode=True`` compares a random projection ``v^T J u`` instead.
+    ``check_forward_ad=True`` also checks forward mode: the adjoint identity
+    ``<u, J v> == <J^T u, v>`` between ``tm.jvp`` and the (just checked) backward, for random
+    ``u`` and ``v``, to 1e-10 relative (:func:`tinygrad_memo.adjoint_check`).
 
     >>> import numpy as np
     >>> import tinygrad_memo as tm
@@ -422,11 +426,25 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
     >>> gradcheck(lambda a, b: (a @ b).exp(), [a, b])
     True
     >>> x, y = tm.Value(0.3), tm.Value(-1.2)
-    >>> gradcheck(lambda x, y: (x * y + x).tanh(), [x, y], fast_mode=True)
+    >>> gradcheck(lambda x, y: (x * y + x).tanh(), [x, y], fast_mode=True, check_forward_ad=True)
     True
     """
-    return _run(_Check(fn, _as_tuple(inputs), eps, atol, rtol, "gradcheck"),
-                raise_exception, fast_mode)
+    inputs = _as_tuple(inputs)
+    if not _run(_Check(fn, inputs, eps, atol, rtol, "gradcheck"), raise_exception, fast_mode):
+        return False
+    if check_forward_ad:
+        from .forward.adjoint import adjoint_failure
+
+        snap = _snapshot_grads([x for x in inputs if _is_checked(x)])
+        try:
+            failure = adjoint_failure(fn, inputs, seed=_SEED, who="gradcheck (check_forward_ad)")
+        finally:
+            _restore_grads([x for x in inputs if _is_checked(x)], snap)
+        if failure is not None:
+            if raise_exception:
+                raise GradcheckError(failure)
+            return False
+    return True
 
 
 def _run(ck: _Check, raise_exception: bool, fast_mode: bool) -> bool:

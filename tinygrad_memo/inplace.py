@@ -96,6 +96,8 @@ def check_saved_versions(node, ctx) -> None:
 def _operand(op: str, value, target):
     """The array of an in-place operand (never one that requires grad, under grad mode)."""
     if hasattr(value, "_vc"):  # a Tensor
+        if STATE.forward is not None:
+            STATE.forward.refuse_in_place(op, value)
         if value._rg and STATE.enabled:
             raise RuntimeError(
                 f"{op}: the value requires grad, and an in-place write into a tensor is not "
@@ -129,6 +131,8 @@ class InPlace:
         return 0 if vc is None else vc[0]
 
     def _writable(self, op: str) -> None:
+        if STATE.forward is not None:  # tm.jvp: a write would not reach the tangent
+            STATE.forward.refuse_in_place(op, self)
         if self._rg and STATE.enabled:
             if not self._inputs:
                 raise RuntimeError(

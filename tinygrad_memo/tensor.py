@@ -18,7 +18,7 @@ from . import engine, function
 from . import hooks as _hooks
 from . import random as _random
 from .function import Context
-from .grad_mode import STATE, enable_grad
+from .grad_mode import FORWARD, STATE, enable_grad
 from .inplace import CLOCK, InPlace, check_saved_versions, share_counter
 from .numpy_interop import NumpyInterop
 from .ops import ELEMENTWISE, Unary
@@ -60,7 +60,7 @@ class Tensor(InPlace, NumpyInterop, TensorMethods):
     """
 
     __slots__ = ("data", "_grad", "_rg", "_inputs", "_ctx", "_retain", "_seq", "_vc", "_hooks",
-                 "__weakref__")  # (_hooks is set only by register_hook)
+                 "_tangent", "__weakref__")  # (set only by register_hook, and by forward mode)
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if STATE.recorder is not None:  # tm.jit: where a leaf made inside a jitted call comes from
@@ -610,6 +610,8 @@ class Tensor(InPlace, NumpyInterop, TensorMethods):
     def _apply(fn, *args, **kwargs) -> Tensor:
         """``fn.apply(*args, **kwargs)``: run ``fn.forward`` on the arrays of ``args`` and
         record the call (unless in no_grad); the result is a new Tensor."""
+        if FORWARD[0] and STATE.forward is not None:  # tm.jvp: tangents ride along (forward/mode.py)
+            return STATE.forward.apply(fn, args, kwargs)
         ctx = _new(Context)
         ctx.saved_tensors = ()
         datas = []

@@ -29,7 +29,7 @@ import numpy as np
 from . import engine, function
 from . import hooks as _hooks
 from .function import Call
-from .grad_mode import STATE, enable_grad
+from .grad_mode import FORWARD, STATE, enable_grad
 from .ops import ELEMENTWISE, Unary
 from .ops.elementary import FLOATS, NODES
 
@@ -73,7 +73,7 @@ class Value:
     """
 
     __slots__ = ("data", "grad", "label", "_fn", "_a", "_b", "_aux", "_left", "_seq", "_d0", "_d1",
-                 "_hooks", "__weakref__")  # (_hooks is set only by register_hook)
+                 "_hooks", "_tangent", "__weakref__")  # (set only by register_hook, forward mode)
 
     # The inputs are kept in two slots rather than a tuple: one tracked object per
     # node instead of two halves the work of Python's cyclic garbage collector
@@ -318,6 +318,8 @@ def _binary_method(op, name: str, reflected: bool = False):
             else:
                 v._a = v._b = v._d1 = None
                 v._d0 = False
+                if FORWARD[0] and STATE.forward is not None:  # tm.jvp (forward/mode.py)
+                    STATE.forward.binary(v, op, a, b)
             return v
         c = _checked(symbol, other)
         xd = self.data
@@ -343,6 +345,8 @@ def _binary_method(op, name: str, reflected: bool = False):
         else:
             v._a = None
             v._d0 = False
+            if FORWARD[0] and STATE.forward is not None:
+                STATE.forward.binary(v, op, *((c, self) if reflected else (self, c)))
         return v
 
     method.__name__ = name
@@ -377,6 +381,8 @@ def _unary_method(op, name: str):
         else:
             v._a = None
             v._d0 = False
+            if FORWARD[0] and STATE.forward is not None:
+                STATE.forward.unary(v, op, self, ())
         return v
 
     method.__name__ = name
@@ -411,6 +417,8 @@ def _unary_method_with_params(op, name: str):
         else:
             v._a = None
             v._d0 = False
+            if FORWARD[0] and STATE.forward is not None:
+                STATE.forward.unary(v, op, self, p)
         return v
 
     method.__name__ = name
