@@ -13,7 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tinygrad_memo import Value
+import numpy as np
+
+from tinygrad_memo import Tensor, Value
 from tinygrad_memo.viz import draw_dot, draw_example, save
 
 IMG = Path(__file__).resolve().parent / "img"
@@ -29,6 +31,23 @@ def deep_ladder(depth: int = 40) -> Value:
     return a
 
 
+def rnn_window():
+    """A window of depth 4 around step 100 of a 200-step recurrence h = tanh(h W^T + 0.1),
+    one cluster per time step (the code of docs/visualization.md)."""
+    W = Tensor(np.eye(4) * 0.5, requires_grad=True)
+    h = Tensor(np.zeros((1, 4)), requires_grad=True)
+    names, step_of = {"W": W}, {}
+    for t in range(1, 201):
+        z = h @ W.T
+        a = z + 0.1
+        h = a.tanh()
+        names[f"h{t}"] = h
+        step_of.update({z: f"t={t}", a: f"t={t}", h: f"t={t}"})
+    loss = h.sum()
+    return draw_dot(loss, around=names["h100"], depth=4, names=names, groups=step_of,
+                    show_data=False)
+
+
 def main() -> int:
     IMG.mkdir(parents=True, exist_ok=True)
     pictures = {
@@ -37,6 +56,7 @@ def main() -> int:
         "ladder.svg": draw_example("ladder"),
         "mlp.svg": draw_example("mlp", rankdir="TB"),
         "ladder_truncated.svg": draw_dot(deep_ladder(40), max_nodes=8),
+        "rnn_window.svg": rnn_window(),
     }
     for name, graph in pictures.items():
         path = save(graph, IMG / name)

@@ -357,8 +357,8 @@ def test_svg_node_count_matches_graph(tmp_path):
 
 def test_save_errors(tmp_path):
     o = examples_graph("neuron")
-    with pytest.raises(ValueError, match=r"\.png, \.svg or \.pdf"):
-        save(o, tmp_path / "graph.jpg")
+    with pytest.raises(ValueError, match=r"\.svg, \.png, \.jpg or \.pdf"):
+        save(o, tmp_path / "graph.gif")
     with pytest.raises(TypeError, match="extension"):
         save(o, tmp_path / "graph.svg", format="png")
     with pytest.raises(TypeError):

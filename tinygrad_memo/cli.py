@@ -96,12 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--quiet", action="store_true", help="print the table only")
     m.set_defaults(func=_cmd_memo)
 
-    v = sub.add_parser("viz", help="draw an example graph to a file",
-                       description="Draw one of the example graphs with Graphviz.")
-    v.add_argument("--example", choices=EXAMPLES, required=True,
-                   help="which graph to draw")
+    v = sub.add_parser("viz", help="draw your graph (module:function) or an example to a file",
+                       description="Draw a graph with Graphviz: the one returned by your "
+                                   "function (MODULE:FUNCTION is imported from the current "
+                                   "directory or sys.path and called without arguments; it "
+                                   "returns a Value or Tensor, a list of them, or a drawn "
+                                   "graphviz.Digraph), or one of the example graphs.")
+    v.add_argument("target", nargs="?", metavar="MODULE:FUNCTION",
+                   help="e.g. mymodel:build_loss (a dotted module, a colon, a function)")
+    v.add_argument("--example", choices=EXAMPLES, help="draw an example graph instead")
     v.add_argument("--out", required=True, metavar="FILE",
-                   help="output file; its extension picks the format (e.g. graph.svg)")
+                   help="output file; its extension picks the format (.svg, .png, .jpg, .pdf)")
+    v.add_argument("--max-nodes", type=_int_at_least(1), default=500, metavar="N",
+                   help="most value nodes drawn, the nearest the output (default: 500)")
+    v.add_argument("--max-depth", type=_int_at_least(0), default=None, metavar="K",
+                   help="draw only the nodes at most K edges from the output")
     v.add_argument("--quiet", action="store_true", help="print nothing but errors")
     v.set_defaults(func=_cmd_viz)
 
@@ -205,8 +214,42 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _user_graph(target: str):
+    """What ``module:function`` returns when called (the module imported with the current
+    directory on ``sys.path``, as ``python -m`` has it)."""
+    import importlib
+
+    mod_name, sep, attr = target.partition(":")
+    if not sep or not mod_name or not attr:
+        raise ValueError(f"viz: expected MODULE:FUNCTION (e.g. mymodel:build_loss), "
+                         f"got {target!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise ValueError(f"viz: cannot import module {mod_name!r}: {e}") from e
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"viz: module {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"viz: {target} is not callable (it is a {type(obj).__name__})")
+    return obj()
+
+
 def _cmd_viz(args) -> int:
-    written = save(examples_graph(args.example), args.out)
+    import graphviz
+
+    graph = examples_graph(args.example) if args.example else _user_graph(args.target)
+    if isinstance(graph, graphviz.Digraph):
+        written = save(graph, args.out)
+    else:
+        try:
+            written = save(graph, args.out, max_nodes=args.max_nodes, max_depth=args.max_depth)
+        except TypeError as e:
+            raise ValueError(f"viz: {args.target or args.example} returned something that is "
+                             f"not a graph to draw: {e}") from e
     _say(args, f"wrote {written}")
     return 0
 
@@ -304,6 +347,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.command == "viz" and (args.target is None) == (args.example is None):
+            parser.error("viz: give either MODULE:FUNCTION or --example NAME (one of them)")
     except SystemExit as e:  # --help, --version, bad arguments
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     try:

@@ -26,8 +26,13 @@ Picture conventions (micrograd style, left to right):
   the naive chain rule would walk. They are computed from the graph with the
   engine's :func:`~tinygrad_memo.engine.topological_order` and
   :func:`~tinygrad_memo.engine.count_paths`, without running backward;
-* beyond ``max_nodes`` only the nodes nearest the output (breadth-first from it)
-  are drawn, and the caption says how many were left out.
+* which nodes are drawn: all, or a window of ``depth`` edges ``around`` a node, or
+  the nodes at most ``max_depth`` edges from the output; beyond ``max_nodes`` only
+  the nearest of those (breadth-first) are drawn; dashed boxes stand for what was
+  left out and the caption says how many nodes;
+* ``groups`` (a callable or a mapping node -> name) clusters nodes, e.g. per time
+  step of an RNN; what Graphviz prints while rendering comes as a
+  :class:`GraphvizWarning`.
 
 User text (labels, names, module names, op names) only ever appears inside
 HTML-like labels, escaped (``& < > " '`` as entities, backslashes doubled so
@@ -35,9 +40,9 @@ Graphviz's ``\N``-style substitutions cannot fire, control characters made
 visible), so no label can break or inject into the DOT source.
 """
 
-from .dot import INSTALL_HINT, GraphvizNotFoundError
-from .draw import draw_dot, save
+from .dot import INSTALL_HINT, GraphvizNotFoundError, GraphvizWarning
+from .draw import FORMATS, draw_dot, save
 from .examples import EXAMPLES, draw_example, examples_graph
 
-__all__ = ["EXAMPLES", "INSTALL_HINT", "GraphvizNotFoundError", "draw_dot", "draw_example",
-           "examples_graph", "save"]
+__all__ = ["EXAMPLES", "FORMATS", "INSTALL_HINT", "GraphvizNotFoundError", "GraphvizWarning",
+           "draw_dot", "draw_example", "examples_graph", "save"]

@@ -10,6 +10,7 @@ iterative and linear in the size of the graph.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -40,7 +41,10 @@ class Layout:
     consumers: dict = field(default_factory=dict)  # id -> consuming edges (fan-out)
     given: dict = field(default_factory=dict)  # id -> name from names=
     param_name: dict = field(default_factory=dict)  # id -> dotted name from module=
-    cluster_of: dict = field(default_factory=dict)  # id -> module prefix
+    cluster_of: dict = field(default_factory=dict)  # id -> module prefix or user group
+    cut_out: list = field(default_factory=list)  # drawn nodes some of whose consumers are not
+    flat: bool = False  # clusters are user groups (not nested by dotted prefix)
+    how: str = "nearest the output"  # which nodes were chosen, for the caption
 
     @property
     def left_out(self) -> int:
@@ -68,26 +72,37 @@ class Layout:
         return INNER if node._inputs else LEAF
 
 
-def layout(root, max_nodes: int | None = 500, names=None, module=None) -> Layout:
+def layout(root, max_nodes: int | None = 500, names=None, module=None, *,
+           max_depth: int | None = None, around=None, depth: int | None = None,
+           groups=None) -> Layout:
     """Walk the graph of ``root`` (a node or a list of them): statistics of the whole
-    graph, and at most ``max_nodes`` nodes to draw, the ones nearest the output
-    (breadth-first from it); ``names`` and ``module`` name nodes and group parameters.
-    The arguments are those of :func:`~tinygrad_memo.viz.draw_dot`."""
-    if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int)
-                                  or max_nodes < 1):
-        raise ValueError(f"draw_dot: max_nodes must be a positive int or None, got {max_nodes!r}")
+    graph, and the nodes to draw: all of them, or the window of ``depth`` edges
+    ``around`` a node, or the nodes at most ``max_depth`` edges from the output; then at
+    most ``max_nodes`` of those, the nearest (breadth-first). ``names`` and ``module``
+    name nodes, ``module`` or ``groups`` cluster them. The arguments are those of
+    :func:`~tinygrad_memo.viz.draw_dot`."""
+    _check_count("max_nodes", max_nodes, 1)
+    _check_count("max_depth", max_depth, 0)
+    _check_count("depth", depth, 0)
     roots = list(root) if isinstance(root, (list, tuple)) else [root]
     if not roots:
         raise ValueError("draw_dot: no root to draw")
     for r in roots:
-        if not hasattr(r, "_inputs") or not hasattr(r, "data"):
-            raise TypeError(
-                f"draw_dot: expected a Value or Tensor (a graph node), got {type(r).__name__}"
-            )
+        _check_node(r, "a root")
     if module is not None and not hasattr(module, "named_parameters"):
         raise TypeError("draw_dot: module must have named_parameters() (an nn.Module)")
     if names is not None and not hasattr(names, "items"):
         raise TypeError('draw_dot: names must be a mapping such as {"w": w}')
+    if groups is not None and not (callable(groups) or hasattr(groups, "items")):
+        raise TypeError("draw_dot: groups must be a callable node -> group name (or None), "
+                        f"or a mapping {{node: group name}}, got {type(groups).__name__}")
+    if depth is not None and around is None:
+        raise TypeError("draw_dot: depth= is the size of the window around= a node; "
+                        "pass around=node (or use max_depth= to cut from the output)")
+    centres = [] if around is None else (list(around) if isinstance(around, (list, tuple))
+                                          else [around])
+    for c in centres:
+        _check_node(c, "around=")
     param_name: dict[int, str] = {}  # the first name of a parameter listed twice
     for pname, p in module.named_parameters() if module is not None else ():
         param_name.setdefault(id(p), str(pname))
@@ -106,36 +121,140 @@ def layout(root, max_nodes: int | None = 500, names=None, module=None) -> Layout
         for p in node._inputs:
             consumers[id(p)] = consumers.get(id(p), 0) + 1
 
-    drawn = _nearest(order, roots, len(order) if max_nodes is None else max_nodes)
+    if centres:
+        ids = {id(n) for n in order}
+        for c in centres:
+            if id(c) not in ids:
+                raise ValueError(f"draw_dot: the around= node {_describe(c, given)} is not in "
+                                 "the graph of the root (not an input of it, however indirect)")
+        near = window(order, centres, 2 if depth is None else depth)
+    else:
+        near = nearest(roots, max_depth)
+    if max_nodes is not None and len(near) > max_nodes:
+        near = dict(itertools.islice(near.items(), max_nodes))
+    drawn = [n for n in order if id(n) in near] if len(near) < len(order) else order
     number = {id(n): i for i, n in enumerate(drawn)}
-    inputs, cut = [], []
+    inputs, cut, cut_out = [], [], []
+    uses = [0] * len(drawn)  # per drawn node: its drawn consuming edges
     for i, node in enumerate(drawn):
         ins = [number.get(id(p)) for p in node._inputs]
         inputs.append([j for j in ins if j is not None])
+        for j in inputs[-1]:
+            uses[j] += 1
         if None in ins:
             cut.append(i)
+    root_ids = {id(r) for r in roots}
+    if centres:  # a window also leaves out consumers: those are drawn as a box too
+        cut_out = [i for i, n in enumerate(drawn) if uses[i] < consumers.get(id(n), 0)]
+    cluster_of = (_groups(drawn, groups) if groups is not None
+                  else _clusters(drawn, param_name))
     return Layout(drawn, inputs, cut, len(order), edges, count_paths(order),
-                  {id(r) for r in roots}, consumers, given, param_name,
-                  _clusters(drawn, param_name))
+                  root_ids, consumers, given, param_name, cluster_of,
+                  cut_out=cut_out, flat=groups is not None,
+                  how=_how(centres, depth, max_depth, max_nodes, given))
 
 
-def _nearest(order: list, roots: list, limit: int) -> list:
-    """At most ``limit`` nodes, breadth-first from the roots, in topological order."""
-    if len(order) <= limit:
-        return order
-    kept: dict[int, object] = {}
-    for r in roots:
-        kept.setdefault(id(r), r)
-    queue = deque(kept.values())
-    while queue and len(kept) < limit:
-        node = queue.popleft()
+def _check_count(name: str, value, minimum: int) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < minimum):
+        kind = "positive" if minimum else "non-negative"
+        raise ValueError(f"draw_dot: {name} must be a {kind} int or None, got {value!r}")
+
+
+def _check_node(x, what: str) -> None:
+    if not hasattr(x, "_inputs") or not hasattr(x, "data"):
+        raise TypeError(
+            f"draw_dot: {what} must be a Value or Tensor (a graph node), got {type(x).__name__}"
+        )
+
+
+def _describe(node, given: dict) -> str:
+    name = given.get(id(node)) or getattr(node, "label", "")
+    return repr(name) if name else f"<{type(node).__name__} {tuple(getattr(node, 'shape', ()))}>"
+
+
+def _how(centres, depth, max_depth, max_nodes, given) -> str:
+    """What the caption says about the nodes chosen (when some are left out)."""
+    if centres:
+        what = ", ".join(_describe(c, given) for c in centres[:3])
+        return f"within {2 if depth is None else depth} edges of {what} (either direction)"
+    if max_depth is not None:
+        return f"at most {max_depth} edges from the output"
+    return "nearest the output"
+
+
+def nearest(roots: list, max_depth: int | None = None) -> dict:
+    """id -> node for the nodes at most ``max_depth`` edges upstream of the roots (all
+    when ``None``), in breadth-first order from them (nearest first).
+
+    >>> from tinygrad_memo import Value
+    >>> a = Value(1.0, label="a"); b = a * 2; b.label = "b"; c = b + 1; c.label = "c"
+    >>> [n.label for n in nearest([c], 1).values()]
+    ['c', 'b']
+    """
+    return _breadth_first(roots, lambda n: n._inputs, max_depth)
+
+
+def window(order: list, centres: list, depth: int) -> dict:
+    """id -> node for the nodes at most ``depth`` edges upstream (inputs, their inputs,
+    ...) or downstream (consumers, theirs, ...) of the ``centres``, within ``order`` (a
+    topological order of the whole graph); nearest first (both directions interleaved by
+    distance).
+
+    >>> from tinygrad_memo import Value
+    >>> from tinygrad_memo.engine import topological_order
+    >>> a = Value(1.0, label="a"); b = a * 2; b.label = "b"; c = b + 1; c.label = "c"
+    >>> sorted(n.label for n in window(topological_order(c), [b], 1).values())
+    ['a', 'b', 'c']
+    """
+    users: dict[int, list] = {}
+    for node in order:
         for p in node._inputs:
-            if id(p) not in kept:
-                kept[id(p)] = p
+            lst = users.setdefault(id(p), [])
+            if not lst or lst[-1] is not node:
+                lst.append(node)
+    up = _breadth_first(centres, lambda n: n._inputs, depth, with_distance=True)
+    down = _breadth_first(centres, lambda n: users.get(id(n), ()), depth, with_distance=True)
+    both = {**down, **up}
+    for k, (n, d) in down.items():
+        if d < both[k][1]:
+            both[k] = (n, d)
+    ranked = sorted(both.items(), key=lambda kv: kv[1][1])  # (stable within a distance)
+    return {k: n for k, (n, _) in ranked}
+
+
+def _breadth_first(starts: list, step, limit: int | None, with_distance: bool = False) -> dict:
+    """id -> node (or (node, distance)) reached from ``starts`` through ``step(node)`` in at
+    most ``limit`` steps (no limit: ``None``), in the order reached."""
+    seen: dict[int, tuple] = {}
+    for s in starts:
+        seen.setdefault(id(s), (s, 0))
+    queue = deque(n for n, _ in seen.values())
+    while queue:
+        node = queue.popleft()
+        d = seen[id(node)][1]
+        if limit is not None and d >= limit:
+            continue
+        for p in step(node):
+            if id(p) not in seen:
+                seen[id(p)] = (p, d + 1)
                 queue.append(p)
-                if len(kept) >= limit:
-                    break
-    return [n for n in order if id(n) in kept]
+    if with_distance:
+        return seen
+    return {k: n for k, (n, _) in seen.items()}
+
+
+def _groups(drawn: list, groups) -> dict:
+    """id -> user group name, from a callable or a mapping (``None``: in no group)."""
+    if callable(groups) and not hasattr(groups, "items"):
+        out = {}
+        for node in drawn:
+            g = groups(node)
+            if g is not None:
+                out[id(node)] = str(g)
+        return out
+    by_id = {id(node): name for node, name in groups.items()}
+    return {id(n): str(by_id[id(n)]) for n in drawn if by_id.get(id(n)) is not None}
 
 
 def module_prefix(name: str) -> str:

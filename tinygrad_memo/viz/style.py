@@ -12,6 +12,8 @@ from .dot import Digraph
 from .text import count, esc, number, op_text, summary
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
+#: Drawn consumers beyond which a node's uses are drawn as dashed references to it.
+HUB_FANOUT = 8
 
 # fill colours of value nodes, and (stronger shades) of their keys in the caption's legend
 _FILL = {graph.OUTPUT: "#c7e9c0", graph.LEAF: "#dbe9f6", graph.PARAMETER: "#e4d7f5",
@@ -20,6 +22,11 @@ _KEY = {graph.OUTPUT: "#41ab5d", graph.LEAF: "#6baed6", graph.PARAMETER: "#9e86c
 _FANOUT = "#ffe08a"
 _FANOUT_KEY = "#d99a00"
 _OPFILL = "#f2f2f2"
+_MORE_ATTRS = {"shape": "box", "style": "dashed,rounded", "color": "#888888",
+               "fontcolor": "#555555", "fontsize": "10"}
+_REF_ATTRS = {"shape": "box", "style": "dashed,rounded", "color": "#9e86c8",
+              "fontcolor": "#5b4a80", "fontsize": "9", "width": "0", "height": "0",
+              "margin": "0.04,0.02"}
 _OP_ATTRS = {"shape": "ellipse", "style": "filled", "fillcolor": _OPFILL, "fontsize": "10",
              "width": "0", "height": "0", "margin": "0.06,0.03"}
 
@@ -38,6 +45,14 @@ def picture(lay: graph.Layout, format: str = "svg", rankdir: str = "LR",
     bodies: dict[str, list] = {}  # cluster prefix -> [(name, attrs)]
     top: list = []
     edge_list: list[tuple[str, str]] = []
+    uses = [0] * len(lay.nodes)  # drawn consuming edges per drawn node
+    for ins in lay.inputs:
+        for j in ins:
+            uses[j] += 1
+    # A node feeding many ops (an RNN's weights, used at every step) would pull all of
+    # them together, and Graphviz's layout would take minutes: it is drawn once, and
+    # each op it feeds gets a small dashed copy of its name instead of a long edge.
+    hub = {j: _hub_text(lay, lay.nodes[j], n) for j, n in enumerate(uses) if n > HUB_FANOUT}
     for i, node in enumerate(lay.nodes):
         k = id(node)
         where = bodies.setdefault(lay.cluster_of[k], []) if k in lay.cluster_of else top
@@ -45,22 +60,39 @@ def picture(lay: graph.Layout, format: str = "svg", rankdir: str = "LR",
                                 "shape": "plain"}))
         if node._inputs:
             where.append((f"o{i}", {"label": f"<{esc(op_text(node), 40)}>", **_OP_ATTRS}))
-            edge_list += [(f"v{j}", f"o{i}") for j in lay.inputs[i]]
+            for k, j in enumerate(lay.inputs[i]):
+                if j in hub:
+                    where.append((f"r{j}_{i}_{k}", {"label": hub[j], **_REF_ATTRS}))
+                    edge_list.append((where[-1][0], f"o{i}"))
+                else:
+                    edge_list.append((f"v{j}", f"o{i}"))
             edge_list.append((f"o{i}", f"v{i}"))
 
     for name, attrs in top:
         g.node(name, **attrs)
-    _add_clusters(g, bodies)
-    if lay.left_out:
+    _add_clusters(g, bodies, lay.flat)
+    if lay.left_out and (lay.cut or not lay.cut_out):
         g.node("more", label=f"<⋯ {count(lay.left_out)} more nodes<BR/>nearer the inputs>",
-               shape="box", style="dashed,rounded", color="#888888", fontcolor="#555555",
-               fontsize="10")
+               **_MORE_ATTRS)
         for i in lay.cut:
             g.edge("more", f"o{i}", style="dashed", color="#888888")
+    if lay.cut_out:
+        g.node("more_out", label="<⋯ more nodes<BR/>nearer the output>", **_MORE_ATTRS)
+        for i in lay.cut_out:
+            g.edge(f"v{i}", "more_out", style="dashed", color="#888888")
     for a, b in edge_list:
-        g.edge(a, b)
-    g.attr(label=_caption(lay, max_nodes))
+        if a[0] == "r":
+            g.edge(a, b, style="dashed")
+        else:
+            g.edge(a, b)
+    g.attr(label=_caption(lay, max_nodes, bool(hub)))
     return g
+
+
+def _hub_text(lay: graph.Layout, node, uses: int) -> str:
+    """The label of a dashed reference to a node with many drawn uses."""
+    name = lay.name(node) or (op_text(node) if node._inputs else "leaf")
+    return f"<↗ {esc(name, 24)} (used {uses}×)>"
 
 
 def _value_label(lay: graph.Layout, node, show_data: bool, show_grad: bool) -> str:
@@ -111,12 +143,13 @@ def _scalar(x):
     return x
 
 
-def _add_clusters(g, bodies: dict) -> None:
+def _add_clusters(g, bodies: dict, flat: bool = False) -> None:
     """One cluster per module prefix, nested under the longest prefix that also has
-    one; built deepest first so each is complete when added to its parent."""
+    one; built deepest first so each is complete when added to its parent. ``flat``
+    (user groups): one cluster per group, in the order first drawn, none nested."""
     if not bodies:
         return
-    prefixes = sorted(bodies)
+    prefixes = list(bodies) if flat else sorted(bodies)
     subs = {}
     for n, prefix in enumerate(prefixes):
         sub = graphviz.Digraph(name=f"cluster_{n}")
@@ -127,6 +160,8 @@ def _add_clusters(g, bodies: dict) -> None:
         subs[prefix] = sub
 
     def parent(prefix: str):
+        if flat:
+            return None
         parts = prefix.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             cand = ".".join(parts[:cut])
@@ -139,7 +174,7 @@ def _add_clusters(g, bodies: dict) -> None:
         (subs[up] if up is not None else g).subgraph(subs[prefix])
 
 
-def _caption(lay: graph.Layout, max_nodes) -> str:
+def _caption(lay: graph.Layout, max_nodes, refs: bool = False) -> str:
     """The statistics of the whole graph, what was left out, and a legend of the
     styles that occur among the drawn nodes."""
     rows = [
@@ -148,9 +183,9 @@ def _caption(lay: graph.Layout, max_nodes) -> str:
         f"{count(lay.paths)} paths"
     ]
     if lay.left_out:
-        rows.append(f"showing the {count(len(lay.nodes))} nodes nearest the output: "
-                    f"{count(lay.left_out)} of {count(lay.total)} nodes left out "
-                    f"(max_nodes={max_nodes})")
+        limit = f" (max_nodes={max_nodes})" if max_nodes is not None else ""
+        rows.append(f"showing the {count(len(lay.nodes))} nodes {lay.how}: "
+                    f"{count(lay.left_out)} of {count(lay.total)} nodes left out{limit}")
     kinds = {lay.kind(n) for n in lay.nodes}
     legend = [f'<FONT COLOR="{_KEY[graph.OUTPUT]}">■</FONT> output']
     for kind in (graph.LEAF, graph.PARAMETER):
@@ -159,6 +194,9 @@ def _caption(lay: graph.Layout, max_nodes) -> str:
     if any(lay.fan_in(n) > 1 for n in lay.nodes):
         legend.append(f'<FONT COLOR="{_FANOUT_KEY}">Σ×k</FONT>: k gradients summed '
                       "into the node's memo slot")
+    if refs:
+        legend.append(f"↗ name (used k×): a node feeding more than {HUB_FANOUT} ops, drawn "
+                      "once")
     cells = "".join(f"<TR><TD>{html.escape(r)}</TD></TR>" for r in rows)
     return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0">{cells}'
             f'<TR><TD>{"   ".join(legend)}</TD></TR></TABLE>>')
