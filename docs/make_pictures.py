@@ -16,18 +16,19 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_memo import Tensor, Value
-from tinygrad_memo.viz import draw_dot, draw_example, save
+from tinygrad_memo.viz import animate_backward, draw_dot, draw_example, save
 
 IMG = Path(__file__).resolve().parent / "img"
 
 
-def deep_ladder(depth: int = 40) -> Value:
+def deep_ladder(depth: int = 40, backward: bool = True, start: float = 1.0) -> Value:
     """b = a * a, c = b * b, ...: 2**depth paths through depth + 1 nodes."""
-    a = Value(1.0, label="a")
+    a = Value(start, label="a")
     for i in range(depth):
         a = a * a
         a.label = f"a{i + 1}"
-    a.backward()
+    if backward:
+        a.backward()
     return a
 
 
@@ -61,6 +62,10 @@ def main() -> int:
     for name, graph in pictures.items():
         path = save(graph, IMG / name)
         print(f"wrote {path} ({Path(path).stat().st_size:,} bytes)")
+    # the memoized backward on a 4-level ladder, one frame per node (tutorial chapter 1)
+    path = animate_backward(deep_ladder(4, backward=False, start=1.1), IMG / "ladder_backward.gif",
+                            duration=1000, dpi=72).path
+    print(f"wrote {path} ({Path(path).stat().st_size:,} bytes)")
     return 0
 
 

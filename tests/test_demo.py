@@ -63,6 +63,16 @@ def test_quick_demo_writes_valid_pngs(quick_run):
     assert sorted(p.name for p in out.iterdir()) == sorted(written)
 
 
+@pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's dot is not installed")
+def test_quick_demo_animates_the_backward_pass(quick_run):
+    Image = pytest.importorskip("PIL.Image")
+    out, result, _ = quick_run
+    for name, nodes in (("neuron_backward.gif", 10), ("ladder_backward.gif", 7)):
+        assert name in [Path(f).name for f in result["files"]]
+        with Image.open(out / name) as im:
+            assert im.n_frames == nodes + 2, name
+
+
 def test_quick_demo_results(quick_run):
     out, result, _ = quick_run
     rows = result["memo_rows"]

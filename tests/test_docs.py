@@ -225,6 +225,7 @@ PUBLIC_NAMES = [
     "tinygrad_memo.optim.Optimizer.zero_grad",
     # tools
     "tinygrad_memo.data", "tinygrad_memo.data.make_moons", "tinygrad_memo.viz.draw_dot",
+    "tinygrad_memo.viz.animate_backward",
     "tinygrad_memo.gradcheck.gradcheck", "tinygrad_memo.gradcheck.gradgradcheck",
     "tinygrad_memo.testing.strategies",
     # the memo's price and its instruments

@@ -23,8 +23,10 @@ order:
    layer) on the digits as 1x8x8 images, with Adam (``cnn_curves.png``; and
    ``cnn_graph.png``: its graph, clustered by layer); skipped without scikit-learn;
 5. ``graphs`` (``graphs.py``): Graphviz pictures of micrograd's neuron with its
-   gradients (``neuron.png``) and of a small Tensor MLP (``mlp.png``); skipped
-   with a one-line install hint when Graphviz's ``dot`` is missing.
+   gradients (``neuron.png``) and of a small Tensor MLP (``mlp.png``), and the
+   memoized backward animated on the neuron and on a ladder graph
+   (``neuron_backward.gif``, ``ladder_backward.gif``: one frame per node, needs
+   Pillow); skipped with a one-line install hint when Graphviz's ``dot`` is missing.
 
 The plots (``plots.py``) need matplotlib (the ``demo`` extra); without it the
 training still runs and the plots are skipped with a message. ``quick=True``

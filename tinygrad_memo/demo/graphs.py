@@ -28,24 +28,38 @@ def _small_mlp(seed: int):
 
 
 def part(ctx: dict) -> dict:
-    """micrograd's neuron (``neuron.png``) and a small Tensor MLP (``mlp.png``); skipped
-    with a one-line install hint when Graphviz's ``dot`` is missing."""
+    """micrograd's neuron (``neuron.png``), a small Tensor MLP (``mlp.png``), and the
+    memoized backward animated on the neuron and on a ladder (``neuron_backward.gif``,
+    ``ladder_backward.gif``); skipped with a one-line install hint when Graphviz's ``dot``
+    is missing (the animations also when Pillow is)."""
     ctx["log"]("[5/5] Pictures of computation graphs (Graphviz): micrograd's neuron with its "
-               "gradients, and a small Tensor MLP")
+               "gradients, a small Tensor MLP, and the memoized backward animated")
     out: Path = ctx["out"]
     files = []
     jobs = [
         ("neuron.png", "micrograd's neuron o = tanh(x1 w1 + x2 w2 + b), with its gradients",
-         lambda: viz.draw_example("neuron")),
+         lambda path: viz.save(viz.draw_example("neuron"), path)),
         ("mlp.png", "a small Tensor MLP(2, [3, 2]) and its cross-entropy loss, clustered by layer",
-         lambda: _small_mlp(ctx["seed"])),
+         lambda path: viz.save(_small_mlp(ctx["seed"]), path)),
+        ("neuron_backward.gif", "the memoized backward on the neuron, one frame per node",
+         lambda path: _animate("neuron", path)),
+        ("ladder_backward.gif", "the memoized backward on a ladder (64 paths, 12 edges)",
+         lambda path: _animate("ladder", path)),
     ]
-    for name, description, draw in progress(ctx, jobs, "graph pictures", total=len(jobs),
+    for name, description, make in progress(ctx, jobs, "graph pictures", total=len(jobs),
                                             unit="picture"):
         try:
-            files.append(Path(viz.save(draw(), out / name)))
+            files.append(Path(make(out / name)))
         except viz.GraphvizNotFoundError:
             ctx["log"](f"      skipped the graph pictures: {DOT_HINT}")
             return {"graphs": None, "files": files}
+        except ImportError as e:  # Pillow (the demo extra) is missing: no GIFs
+            ctx["log"](f"      skipped {name}: {str(e).splitlines()[0]}")
+            continue
         ctx["descriptions"][name] = description
     return {"graphs": [f.name for f in files], "files": files}
+
+
+def _animate(example: str, path) -> str:
+    root = viz.examples_graph(example, backward=False)
+    return viz.animate_backward(root, path).path

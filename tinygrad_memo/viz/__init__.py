@@ -38,11 +38,16 @@ User text (labels, names, module names, op names) only ever appears inside
 HTML-like labels, escaped (``& < > " '`` as entities, backslashes doubled so
 Graphviz's ``\N``-style substitutions cannot fire, control characters made
 visible), so no label can break or inject into the DOT source.
+
+:func:`animate_backward` (:mod:`~tinygrad_memo.viz.animate`) shows the memoized pass
+itself, one frame per node as the memo slots complete (a GIF, an HTML page or SVGs).
 """
 
+from .animate import Animation, Frame, animate_backward
 from .dot import INSTALL_HINT, GraphvizNotFoundError, GraphvizWarning
 from .draw import FORMATS, draw_dot, save
 from .examples import EXAMPLES, draw_example, examples_graph
 
-__all__ = ["EXAMPLES", "FORMATS", "INSTALL_HINT", "GraphvizNotFoundError", "GraphvizWarning",
-           "draw_dot", "draw_example", "examples_graph", "save"]
+__all__ = ["EXAMPLES", "FORMATS", "INSTALL_HINT", "Animation", "Frame", "GraphvizNotFoundError",
+           "GraphvizWarning", "animate_backward", "draw_dot", "draw_example", "examples_graph",
+           "save"]

@@ -39,7 +39,6 @@ def _neuron():
     n.label = "n"
     o = n.tanh()
     o.label = "o"
-    o.backward()
     return o, {}
 
 
@@ -48,7 +47,6 @@ def _ladder(depth: int = 6):
     for i in range(depth):
         a = a * a
         a.label = chr(ord("b") + i)
-    a.backward()
     return a, {}
 
 
@@ -63,7 +61,6 @@ def _mlp():
     h = (X @ W0.T + B0).relu()
     out = h @ W1.T + B1
     loss = ((out - Y) ** 2).mean()
-    loss.backward()
     module = _NamedParams([("layers.0.weight", W0), ("layers.0.bias", B0),
                            ("layers.2.weight", W1), ("layers.2.bias", B1)])
     return loss, {"module": module, "names": {"loss": loss}}
@@ -72,15 +69,20 @@ def _mlp():
 _BUILDERS = {"neuron": _neuron, "mlp": _mlp, "ladder": _ladder}
 
 
-def _build(name: str):
+def _build(name: str, backward: bool = True):
     key = str(name).lower()
     if key not in _BUILDERS:
         raise ValueError(f"unknown example {name!r}: choose one of {', '.join(EXAMPLES)}")
-    return _BUILDERS[key]()
+    root, extras = _BUILDERS[key]()
+    if backward:
+        root.backward()
+    return root, extras
 
 
-def examples_graph(name: str):
-    """The root of a ready-made example graph, after its backward pass.
+def examples_graph(name: str, backward: bool = True):
+    """The root of a ready-made example graph, after its backward pass (before it, with
+    the graph not yet freed, when ``backward=False``: for
+    :func:`~tinygrad_memo.viz.animate_backward`).
 
     ``"neuron"``: micrograd's 2-input tanh neuron (x1=2, x2=0, w1=-3, w2=1,
     b=6.8813735870195432); ``"mlp"``: a small Tensor MLP (2 -> 3 -> 1, ReLU, mean
@@ -91,7 +93,7 @@ def examples_graph(name: str):
     >>> round(o.data, 4), o.label
     (0.7071, 'o')
     """
-    return _build(name)[0]
+    return _build(name, backward)[0]
 
 
 def draw_example(name: str, **kw) -> graphviz.Digraph:

@@ -33,9 +33,15 @@ _OP_ATTRS = {"shape": "ellipse", "style": "filled", "fillcolor": _OPFILL, "fonts
 
 def picture(lay: graph.Layout, format: str = "svg", rankdir: str = "LR",
             show_data: bool = True, show_grad: bool = True,
-            max_nodes: int | None = 500) -> Digraph:
+            max_nodes: int | None = 500, frame=None) -> Digraph:
     """The ``Digraph`` of a layout: value node ``v{i}`` and op node ``o{i}`` for drawn
-    node ``i``, one dashed box for what was left out, the statistics as caption."""
+    node ``i``, one dashed box for what was left out, the statistics as caption.
+
+    ``frame`` (a frame of :func:`~tinygrad_memo.viz.animate.animate_backward`) restyles
+    without changing the layout: ``frame.fill(node)``, ``frame.grad_text(node)`` and
+    ``frame.fan_text(node)`` (the text of those cells), ``frame.op_fill(node)``,
+    ``frame.edge(node)`` (attributes of the edges into the op of ``node``) and
+    ``frame.caption()``."""
     g = Digraph(name="tinygrad_memo", format=format)
     g.attr(rankdir=rankdir, fontname="Helvetica", fontsize="11", labelloc="b",
            nodesep="0.25", ranksep="0.35")
@@ -44,7 +50,7 @@ def picture(lay: graph.Layout, format: str = "svg", rankdir: str = "LR",
 
     bodies: dict[str, list] = {}  # cluster prefix -> [(name, attrs)]
     top: list = []
-    edge_list: list[tuple[str, str]] = []
+    edge_list: list[tuple[str, str, dict]] = []
     uses = [0] * len(lay.nodes)  # drawn consuming edges per drawn node
     for ins in lay.inputs:
         for j in ins:
@@ -56,17 +62,19 @@ def picture(lay: graph.Layout, format: str = "svg", rankdir: str = "LR",
     for i, node in enumerate(lay.nodes):
         k = id(node)
         where = bodies.setdefault(lay.cluster_of[k], []) if k in lay.cluster_of else top
-        where.append((f"v{i}", {"label": _value_label(lay, node, show_data, show_grad),
+        where.append((f"v{i}", {"label": _value_label(lay, node, show_data, show_grad, frame),
                                 "shape": "plain"}))
         if node._inputs:
-            where.append((f"o{i}", {"label": f"<{esc(op_text(node), 40)}>", **_OP_ATTRS}))
+            op = dict(_OP_ATTRS, fillcolor=frame.op_fill(node)) if frame else _OP_ATTRS
+            where.append((f"o{i}", {"label": f"<{esc(op_text(node), 40)}>", **op}))
+            into = frame.edge(node) if frame else {}
             for k, j in enumerate(lay.inputs[i]):
                 if j in hub:
                     where.append((f"r{j}_{i}_{k}", {"label": hub[j], **_REF_ATTRS}))
-                    edge_list.append((where[-1][0], f"o{i}"))
+                    edge_list.append((where[-1][0], f"o{i}", {"style": "dashed", **into}))
                 else:
-                    edge_list.append((f"v{j}", f"o{i}"))
-            edge_list.append((f"o{i}", f"v{i}"))
+                    edge_list.append((f"v{j}", f"o{i}", into))
+            edge_list.append((f"o{i}", f"v{i}", {}))
 
     for name, attrs in top:
         g.node(name, **attrs)
@@ -80,12 +88,9 @@ def picture(lay: graph.Layout, format: str = "svg", rankdir: str = "LR",
         g.node("more_out", label="<⋯ more nodes<BR/>nearer the output>", **_MORE_ATTRS)
         for i in lay.cut_out:
             g.edge(f"v{i}", "more_out", style="dashed", color="#888888")
-    for a, b in edge_list:
-        if a[0] == "r":
-            g.edge(a, b, style="dashed")
-        else:
-            g.edge(a, b)
-    g.attr(label=_caption(lay, max_nodes, bool(hub)))
+    for a, b, attrs in edge_list:
+        g.edge(a, b, **attrs)
+    g.attr(label=frame.caption() if frame else _caption(lay, max_nodes, bool(hub)))
     return g
 
 
@@ -95,8 +100,10 @@ def _hub_text(lay: graph.Layout, node, uses: int) -> str:
     return f"<↗ {esc(name, 24)} (used {uses}×)>"
 
 
-def _value_label(lay: graph.Layout, node, show_data: bool, show_grad: bool) -> str:
-    """A value node as a one-row table: name, shape and dtype, data, grad, fan-out mark."""
+def _value_label(lay: graph.Layout, node, show_data: bool, show_grad: bool,
+                 frame=None) -> str:
+    """A value node as a one-row table: name, shape and dtype, data, grad, fan-out mark
+    (restyled by an animation's ``frame``: see :func:`picture`)."""
     kind = lay.kind(node)
     fan = lay.fan_in(node)
     cells = []
@@ -115,11 +122,17 @@ def _value_label(lay: graph.Layout, node, show_data: bool, show_grad: bool) -> s
         else:
             text = summary(arr) if arr is not None else esc(number(node.data))
         cells.append(f"<TD>data {text}</TD>")
+    if frame is not None:  # an animation's frame: the memo slot's gradient, when complete
+        if show_grad:
+            cells.append(f"<TD>{frame.grad_text(node)}</TD>")
+        if fan > 1:
+            cells.append(f'<TD BGCOLOR="{_FANOUT}">{frame.fan_text(node)}</TD>')
+        return (f'<<TABLE BORDER="2" COLOR="{frame.border(node)}" CELLBORDER="1" '
+                f'CELLSPACING="0" CELLPADDING="4" BGCOLOR="{frame.fill(node)}">'
+                f'<TR>{"".join(cells)}</TR></TABLE>>')
     grad = getattr(node, "grad", None)
     if show_grad and grad is not None:
-        garr = _array(grad) if arr is not None else None
-        text = summary(garr) if garr is not None else esc(number(_scalar(grad)))
-        cells.append(f"<TD>grad {text}</TD>")
+        cells.append(f"<TD>grad {grad_summary(node, grad)}</TD>")
     if fan > 1:
         cells.append(f'<TD BGCOLOR="{_FANOUT}">Σ×{fan}</TD>')
     if not cells:
@@ -127,6 +140,12 @@ def _value_label(lay: graph.Layout, node, show_data: bool, show_grad: bool) -> s
     border = "2" if kind == graph.OUTPUT else "0"
     return (f'<<TABLE BORDER="{border}" CELLBORDER="1" CELLSPACING="0" '
             f'CELLPADDING="4" BGCOLOR="{_FILL[kind]}"><TR>{"".join(cells)}</TR></TABLE>>')
+
+
+def grad_summary(node, grad) -> str:
+    """A gradient of ``node`` as label text: the number, or a tensor's summary."""
+    garr = _array(grad) if _array(node.data) is not None else None
+    return summary(garr) if garr is not None else esc(number(_scalar(grad)))
 
 
 def _array(x):
