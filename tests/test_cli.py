@@ -256,14 +256,23 @@ def test_consistent_flags():
 
 
 def test_demo_command(tmp_path, monkeypatch, capsys):
+    # as `make demo > log 2>&1` runs it: output to a pipe, progress as one line per stage
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "tinygrad_memo", "demo", "--quick", "--out",
+                           str(out), "--seed", "3"], capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ, MPLBACKEND="Agg"))
+    assert proc.returncode == 0, proc.stderr
+    log = proc.stdout + proc.stderr
+    assert str(out.resolve()) in log
+    assert "\r" not in log
+    longest = max(log.splitlines(), key=len)
+    assert len(longest) <= 300, longest
+    assert "      moons (scalar MLP): " in log  # a stage's line, not a bar
+    depth = demo.SETTINGS["quick"]["memo_depth"]
+    assert (out / "memo_table.txt").read_text().count("yes") == depth
+    assert '"paths": 32' in (out / "memo_table.json").read_text()
     monkeypatch.setattr(demo, "DEMO_DEPTH", 5)
     monkeypatch.setattr(demo, "QUICK", True)
-    out = tmp_path / "demo"
-    assert cli.main(["demo", "--out", str(out), "--seed", "3"]) == 0
-    text = capsys.readouterr().out
-    assert str(out.resolve()) in text
-    assert (out / "memo_table.txt").read_text().count("yes") == 5
-    assert '"paths": 32' in (out / "memo_table.json").read_text()
     assert cli.main(["demo", "--out", str(out), "--quiet"]) == 0
     assert capsys.readouterr().out == ""
 

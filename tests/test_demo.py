@@ -112,6 +112,39 @@ def test_quick_demo_log(quick_run):
     assert lines[-1].startswith("Done in")
 
 
+def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere(monkeypatch):
+    from tinygrad_memo.demo import progress as pr
+
+    lines: list[str] = []
+    ctx = {"quiet": False, "log": lines.append}
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+        def write(self, s):
+            pass
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    tqdm = pytest.importorskip("tqdm")
+    bar = pr.progress(ctx, range(2), "x")
+    assert isinstance(bar, tqdm.tqdm)
+    bar.close()
+    monkeypatch.undo()
+    with pr.ticking(ctx, "training", total=3, unit="epoch") as tick:
+        for i in range(3):
+            tick(f"loss {i}")
+    for _ in pr.progress(ctx, range(4), "memo table", total=4, unit="depth"):
+        pass
+    assert len(lines) == 2
+    assert lines[0].startswith("      training: 3 epochs in ") and lines[0].endswith("(loss 2)")
+    assert lines[1].startswith("      memo table: 4 depths in ")
+    assert pr.progress({"quiet": True, "log": lines.append}, [1], "q") == [1]
+
+
 def test_quiet_prints_nothing(tmp_path, capsys):
     def fail(msg):
         raise AssertionError(f"logged while quiet: {msg}")
