@@ -14,6 +14,13 @@ the graph's own nodes), so the same rule records a differentiable graph. A rule
 that sticks to operators (``+ - * / ** @``), Tensor methods and numpy ufuncs
 (``np.exp``, ``np.log``, ...) works in both modes.
 
+A third static method, ``jvp(ctx, *tangents)``, is the op's forward-mode rule (used by
+``tm.jvp``, ``tm.jacfwd``, ``tm.hessian``, ...): one tangent per positional input of
+``forward`` (``None`` for a zero tangent), returning the output's tangent (or ``None``), read
+from the same ``ctx`` right after ``forward``. Written with the same kind of operations it
+works on arrays and on graph nodes alike. A Function without one works everywhere else and
+raises ``NotImplementedError`` naming it when forward mode reaches it with a tangent.
+
 The library's own ops are Functions too, each registered under its name
 (``class Tanh(Unary, name="tanh")``): :data:`REGISTRY` is the one list of ops
 that the Tensor and Value methods, the numpy-ufunc table, the pictures and the
