@@ -201,6 +201,11 @@ PUBLIC_NAMES = [
     "tinygrad_memo.nn.functional.scaled_dot_product_attention",
     "tinygrad_memo.multinomial", "tinygrad_memo.nn.functional.embedding",
     "tinygrad_memo.nn.functional.one_hot", "tinygrad_memo.nn.Embedding",
+    "tinygrad_memo.nn.functional.leaky_relu", "tinygrad_memo.nn.functional.gelu",
+    "tinygrad_memo.nn.functional.silu", "tinygrad_memo.nn.functional.softplus",
+    "tinygrad_memo.nn.LeakyReLU", "tinygrad_memo.nn.GELU", "tinygrad_memo.nn.SiLU",
+    "tinygrad_memo.nn.Softplus", "tinygrad_memo.nn.ELU", "tinygrad_memo.Tensor.erf",
+    "tinygrad_memo.Value.erf",
     # nn
     "tinygrad_memo.nn", "tinygrad_memo.nn.Module", "tinygrad_memo.nn.Module.parameters",
     "tinygrad_memo.nn.Module.named_parameters", "tinygrad_memo.nn.Module.zero_grad",

@@ -192,11 +192,18 @@ def test_activations_equal_torch(name):
     _check(ours, theirs, [x], [tx])
 
 
-def test_gelu_is_torch_tanh_approximation():
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_is_torchs_in_both_forms(approximate):
     x, tx = _pair(np.linspace(-6, 6, 25).reshape(5, 5))
-    _check(F.gelu(x), TF.gelu(tx, approximate="tanh"), [x], [tx])
-    with pytest.raises(ValueError, match="approximate='tanh'"):
-        F.gelu(x, approximate="none")
+    _check(F.gelu(x, approximate), TF.gelu(tx, approximate=approximate), [x], [tx])
+
+
+def test_gelu_default_is_torchs_exact_form():
+    x, tx = _pair(np.linspace(-6, 6, 25).reshape(5, 5))
+    _check(F.gelu(x), TF.gelu(tx), [x], [tx])
+    with pytest.raises(ValueError, match="gelu: approximate argument must be either 'none' or "
+                       "'tanh'"):
+        F.gelu(x, approximate="erf")
 
 
 def test_linear_and_layer_norm_equal_torch():

@@ -163,7 +163,7 @@ def test_linear_forward_and_grads_equal_torch():
 
 @pytest.mark.parametrize("activation,torch_act", [
     ("relu", torch.nn.ReLU), ("tanh", torch.nn.Tanh), ("sigmoid", torch.nn.Sigmoid),
-    ("gelu", lambda: torch.nn.GELU(approximate="tanh")),
+    ("gelu", torch.nn.GELU),
 ])
 def test_mlp_forward_and_grads_equal_torch(activation, torch_act):
     manual_seed(2)
@@ -213,10 +213,18 @@ def test_activation_modules():
     np.testing.assert_allclose(nn.ReLU()(x).data, [0.0, 0.5, 3.0])
     np.testing.assert_allclose(nn.Tanh()(x).data, np.tanh(x.data))
     np.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + np.exp(-x.data)))
-    np.testing.assert_allclose(
-        nn.GELU()(x).data, torch.nn.GELU(approximate="tanh")(torch.tensor(x.data)).numpy())
-    with pytest.raises(ValueError, match="tanh"):
-        nn.GELU(approximate="none")
+    tx = torch.tensor(x.data)
+    for ours, theirs in ((nn.GELU(), torch.nn.GELU()),
+                         (nn.GELU(approximate="tanh"), torch.nn.GELU(approximate="tanh")),
+                         (nn.LeakyReLU(), torch.nn.LeakyReLU()),
+                         (nn.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)),
+                         (nn.SiLU(), torch.nn.SiLU()), (nn.Softplus(), torch.nn.Softplus()),
+                         (nn.Softplus(2.0, 1.0), torch.nn.Softplus(2.0, 1.0)),
+                         (nn.ELU(), torch.nn.ELU()), (nn.ELU(0.5), torch.nn.ELU(0.5))):
+        np.testing.assert_allclose(ours(x).data, theirs(tx).numpy(), rtol=1e-12, atol=1e-15)
+        assert repr(ours) == repr(theirs)
+    with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh'"):
+        nn.GELU(approximate="erf")
 
 
 # -- LayerNorm, Dropout ---------------------------------------------------------------------------

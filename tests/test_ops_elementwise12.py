@@ -20,7 +20,8 @@ from tinygrad_memo.ops import ELEMENTWISE
 torch = pytest.importorskip("torch")
 
 NEW = ["tan", "reciprocal", "rsqrt", "expm1", "log2", "log10", "exp2", "sign", "floor", "ceil",
-       "clip", "hardtanh", "relu6", "elu", "hardswish", "mish", "softsign"]
+       "clip", "hardtanh", "relu6", "elu", "hardswish", "mish", "softsign",
+       "erf", "leaky_relu", "gelu", "silu", "softplus"]
 
 
 def _off_kinks(rng, op, n):
@@ -65,6 +66,14 @@ AT_KINKS = [
     ("ceil", torch.ceil, (), [-1.0, 0.0, 2.0]),
     ("softsign", torch.nn.functional.softsign, (), [-1.0, 0.0, 1.0]),
     ("mish", torch.nn.functional.mish, (), [-30.0, -1.0, 0.0, 1.0, 30.0]),
+    ("leaky_relu", lambda x: torch.nn.functional.leaky_relu(x, 0.2), (0.2,), [-1.0, 0.0, 1.0]),
+    ("softplus", lambda x: torch.nn.functional.softplus(x, 2.0, 3.0), (2.0, 3.0),
+     [-800.0, 0.0, 1.4999, 1.5, 1.5001, 800.0]),
+    ("gelu", torch.nn.functional.gelu, (), [-40.0, -7.0, -1.0, 0.0, 1.0, 7.0, 40.0]),
+    ("gelu", lambda x: torch.nn.functional.gelu(x, approximate="tanh"), ("tanh",),
+     [-40.0, -1.0, 0.0, 1.0, 40.0]),
+    ("silu", torch.nn.functional.silu, (), [-800.0, -1.0, 0.0, 1.0, 800.0]),
+    ("erf", torch.erf, (), [-7.0, -2.0, -1e-300, 0.0, 1e-8, 1.9999, 2.0, 5.99, 6.0, 30.0]),
 ]
 
 
@@ -92,7 +101,8 @@ def test_gradcheck_and_gradgradcheck(op, data):
     (x,), _ = op.draw(data.draw)
     rng = rng_of(data.draw)
     if op.name in ("sign", "floor", "ceil", "clip", "clip_hi", "clip_lo", "hardtanh",
-                   "hardtanh_args", "relu6", "hardswish"):
+                   "hardtanh_args", "relu6", "hardswish", "leaky_relu", "leaky_relu_slope",
+                   "softplus_args"):
         x = np.where(np.abs(x - np.round(x * 2) / 2) < 0.02, x + 0.05, x)  # off the kinks
     t = tm.Tensor(x, requires_grad=True)
     assert gradcheck(op.fn, [t])

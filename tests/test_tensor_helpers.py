@@ -437,6 +437,16 @@ ELEMENTWISE12 = [
     _op("hardswish", lambda x: (x * 2).hardswish(), lambda x: _torch_f("hardswish")(x * 2)),
     _op("mish", lambda x: (x * 2).mish(), lambda x: _torch_f("mish")(x * 2)),
     _op("softsign", lambda x: x.softsign(), _torch_f("softsign")),
+    unary("erf", "erf"),
+    _op("leaky_relu", lambda x: x.leaky_relu(), _torch_f("leaky_relu")),
+    _op("leaky_relu_slope", lambda x: x.leaky_relu(0.3), lambda x: _torch_f("leaky_relu")(x, 0.3)),
+    _op("gelu", lambda x: (x * 2).gelu(), lambda x: _torch_f("gelu")(x * 2)),
+    _op("gelu_tanh", lambda x: (x * 2).gelu("tanh"),
+        lambda x: _torch_f("gelu")(x * 2, approximate="tanh")),
+    _op("silu", lambda x: (x * 2).silu(), lambda x: _torch_f("silu")(x * 2)),
+    _op("softplus", lambda x: (x * 2).softplus(), lambda x: _torch_f("softplus")(x * 2)),
+    _op("softplus_args", lambda x: (x * 2).softplus(beta=2.0, threshold=2.0),
+        lambda x: _torch_f("softplus")(x * 2, beta=2.0, threshold=2.0)),
 ]
 OPS += ELEMENTWISE12
 

@@ -4,7 +4,8 @@
   (``layers.0.weight``), ``state_dict()``/``load_state_dict()``, ``train()``/``eval()``.
 - Tensor layers: :class:`Linear`, :class:`MLP`, :class:`Sequential`, :class:`ReLU`,
   :class:`Tanh`, :class:`Sigmoid`, :class:`GELU`, :class:`Dropout`, :class:`LayerNorm`,
-  :class:`Embedding`.
+  :class:`Embedding`; activations :class:`LeakyReLU`, :class:`SiLU`, :class:`Softplus`,
+  :class:`ELU` (:mod:`~tinygrad_memo.nn.activation`).
 - Image layers (:mod:`~tinygrad_memo.nn.conv`): :class:`Conv2d`, :class:`ConvTranspose2d`,
   :class:`MaxPool2d`, :class:`AvgPool2d`, :class:`Flatten`.
 - Recurrent cells (:mod:`~tinygrad_memo.nn.recurrent`): :class:`RNNCell`, :class:`GRUCell`,
@@ -27,6 +28,7 @@
 """
 
 from . import functional, init, scalar
+from .activation import ELU, LeakyReLU, SiLU, Softplus
 from .containers import ModuleDict, ModuleList
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d
 from .embedding import Embedding
@@ -37,7 +39,8 @@ from .recurrent import GRUCell, LSTMCell, RNNCell
 __all__ = [
     "AvgPool2d", "Conv2d", "ConvTranspose2d", "Flatten", "MaxPool2d",
     "GRUCell", "LSTMCell", "RNNCell",
-    "Embedding", "GELU", "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "ModuleDict",
+    "ELU", "Embedding", "GELU", "LeakyReLU", "SiLU", "Softplus",
+    "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "ModuleDict",
     "ModuleList", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "scalar",
 ]

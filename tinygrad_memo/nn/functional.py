@@ -135,23 +135,46 @@ def sigmoid(x):
     return _t(x).sigmoid()
 
 
-_GELU_C = math.sqrt(2.0 / math.pi)
-
-
-def gelu(x, approximate: str = "tanh"):
-    """GELU in its tanh approximation, ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``,
-    equal to PyTorch's ``gelu(x, approximate="tanh")``. The exact erf form is not offered.
+def gelu(x, approximate: str = "none"):
+    """GELU, ``x * Phi(x)``: by default the exact erf form ``0.5 x (1 + erf(x / sqrt(2)))``,
+    PyTorch's default; ``approximate="tanh"`` gives the tanh approximation
+    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``. One registry op (also
+    ``Tensor.gelu`` and ``Value.gelu``).
 
     >>> gelu(Tensor([0.0, 1.0])).numpy().round(4)
-    array([0.    , 0.8412], dtype=float32)
+    array([0.    , 0.8413], dtype=float32)
+    >>> gelu(Tensor([1.0]), approximate="tanh").numpy().round(4)
+    array([0.8412], dtype=float32)
     """
-    if approximate != "tanh":
-        raise ValueError(
-            f"gelu: only approximate='tanh' is implemented, got approximate={approximate!r}"
-        )
-    x = _t(x)
-    inner = (x + x * x * x * 0.044715) * _GELU_C
-    return x * 0.5 * (inner.tanh() + 1.0)
+    return _node(x).gelu(approximate)
+
+
+def leaky_relu(x, negative_slope: float = 0.01):
+    """``x`` for x > 0, ``negative_slope * x`` otherwise (PyTorch's ``leaky_relu``).
+
+    >>> leaky_relu(Tensor([-1.0, 2.0]), 0.1).numpy()
+    array([-0.1,  2. ], dtype=float32)
+    """
+    return _node(x).leaky_relu(negative_slope)
+
+
+def silu(x):
+    """``x * sigmoid(x)`` (PyTorch's ``silu``).
+
+    >>> silu(Tensor([0.0])).numpy()
+    array([0.], dtype=float32)
+    """
+    return _node(x).silu()
+
+
+def softplus(x, beta: float = 1.0, threshold: float = 20.0):
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` where ``beta * x > threshold``
+    (PyTorch's ``softplus``).
+
+    >>> softplus(Tensor([0.0, 100.0])).numpy().round(4)
+    array([  0.6931, 100.    ], dtype=float32)
+    """
+    return _node(x).softplus(beta, threshold)
 
 
 def softmax(x, axis: int = -1):
@@ -577,4 +600,4 @@ def one_hot(input, num_classes: int = -1):
     return OneHot.apply(_index_tensor(input), num_classes=num_classes)
 
 
-__all__ += ["embedding", "one_hot"]
+__all__ += ["embedding", "leaky_relu", "one_hot", "silu", "softplus"]

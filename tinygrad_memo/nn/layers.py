@@ -134,32 +134,31 @@ class Sigmoid(Module):
 
 
 class GELU(Module):
-    """Gaussian error linear unit, in its **tanh approximation** (the only form offered):
-    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``, which is PyTorch's
-    ``nn.GELU(approximate="tanh")``. It differs from the exact ``x * Phi(x)`` by
-    less than about 1e-3.
+    """Gaussian error linear unit, ``x * Phi(x)``: by default the exact erf form, as
+    PyTorch's ``nn.GELU()``; ``approximate="tanh"`` gives the tanh approximation
+    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``.
 
     >>> from tinygrad_memo import Tensor
     >>> GELU()(Tensor([0.0, 10.0])).numpy()
     array([ 0., 10.], dtype=float32)
+    >>> GELU(approximate="tanh")
+    GELU(approximate='tanh')
     """
 
-    def __init__(self, approximate: str = "tanh"):
+    def __init__(self, approximate: str = "none"):
         super().__init__()
-        if approximate != "tanh":
-            raise ValueError(
-                f"GELU: only approximate='tanh' is implemented, got approximate={approximate!r}"
-            )
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x):
-        """gelu(x), tanh approximation.
+        """``F.gelu(x, self.approximate)``.
 
         >>> from tinygrad_memo import Tensor
         >>> GELU().forward(Tensor([0.0])).numpy()
         array([0.], dtype=float32)
         """
-        return F.gelu(x)
+        return F.gelu(x, self.approximate)
 
     def extra_repr(self) -> str:  # documented on Module.extra_repr
         return f"approximate={self.approximate!r}"
@@ -222,8 +221,8 @@ class MLP(Module):
     ``Linear(nouts[-2], nouts[-1])`` with **no activation after the last layer**.
 
     The Linear layers are the list ``layers`` (names ``layers.0.weight``, ...);
-    ``activation`` is ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"gelu"`` (tanh
-    approximation).
+    ``activation`` is ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"gelu"`` (the exact
+    erf form).
 
     >>> import numpy as np
     >>> from tinygrad_memo import Tensor

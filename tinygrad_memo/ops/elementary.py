@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from .erf import erf as _erf_array
+
 __all__ = ["ARRAYS", "FLOATS", "NODES"]
 
 _inf, _nan = math.inf, math.nan
@@ -105,6 +107,8 @@ class _Floats:
         """1.0 where the (data) condition holds, else 0.0 (a piecewise derivative)."""
         return 1.0 if cond else 0.0
 
+    erf = staticmethod(math.erf)
+
 
 class _Arrays:
     """Elementary functions on numpy arrays (numpy's nan/inf semantics)."""
@@ -126,6 +130,7 @@ class _Arrays:
     log = staticmethod(lambda x: _Floats.log(x) if isinstance(x, float | int) else np.log(x))
     sin = staticmethod(lambda x: _Floats.sin(x) if isinstance(x, float | int) else np.sin(x))
     cos = staticmethod(lambda x: _Floats.cos(x) if isinstance(x, float | int) else np.cos(x))
+    erf = staticmethod(lambda x: math.erf(x) if isinstance(x, float | int) else _erf_array(x))
 
     @staticmethod
     def recip(x):
@@ -205,6 +210,7 @@ class _Nodes:
     log = staticmethod(_lift("log", _Floats.log, np.log))
     sin = staticmethod(_lift("sin", _Floats.sin, np.sin))
     cos = staticmethod(_lift("cos", _Floats.cos, np.cos))
+    erf = staticmethod(_lift("erf", math.erf, _erf_array))
 
     @staticmethod
     def recip(x):

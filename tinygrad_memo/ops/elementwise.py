@@ -1066,12 +1066,159 @@ class Softsign(Unary, name="softsign"):
         return (1.0 + abs(x)) ** -2
 
 
+# -- activations of issue 12 (round 3): erf, leaky_relu, gelu, silu, softplus --------------------
+_SQRT1_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_GELU_C, _GELU_K = math.sqrt(2.0 / math.pi), 0.044715
+
+
+class Erf(Unary, name="erf"):
+    """The error function ``2/sqrt(pi) * integral_0^x exp(-t**2) dt`` (``math.erf`` on
+    floats; on arrays Chebyshev interpolants of it, see :mod:`.erf`).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(0.0).erf().data, tm.Tensor([0.0]).erf().numpy()
+    (0.0, array([0.], dtype=float32))
+    """
+    scalar, array = math.erf, ARRAYS.erf
+
+    @staticmethod
+    def d(x, _out, fn):
+        return fn.exp(-x * x) * _TWO_OVER_SQRT_PI
+
+
+class LeakyRelu(Unary, name="leaky_relu"):
+    """x for x > 0, ``negative_slope * x`` otherwise (PyTorch's ``leaky_relu``; its
+    derivative at 0 is ``negative_slope``, as PyTorch's).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(-2.0).leaky_relu().data, tm.Tensor([-1.0, 2.0]).leaky_relu(0.5).numpy()
+    (-0.02, array([-0.5,  2. ], dtype=float32))
+    """
+    params = {"negative_slope": 0.01}
+    example_args = (0.1,)
+    kinks = (0.0,)
+
+    @staticmethod
+    def scalar(x, slope):
+        return x if x > 0 else x * slope
+
+    @staticmethod
+    def array(x, slope):
+        return np.where(x > 0, x, x * slope)
+
+    @staticmethod
+    def d(x, _out, fn, slope):
+        xd = fn.data(x)
+        d = fn.mask(x, xd > 0) * (1.0 - slope) + slope
+        dt = getattr(xd, "dtype", None)  # (a boolean mask times a float would be float64)
+        if dt is not None and dt.kind == "f" and isinstance(d, np.ndarray | np.generic):
+            return np.asarray(d, dtype=dt)
+        return d
+
+
+def _gelu_tanh_inner(x):
+    return (x + x * x * x * _GELU_K) * _GELU_C
+
+
+class Gelu(Unary, name="gelu"):
+    """GELU, ``x * Phi(x)`` with ``Phi`` the standard normal CDF (PyTorch's default,
+    ``approximate="none"``: ``0.5 x (1 + erf(x / sqrt(2)))``), or its tanh approximation
+    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))`` with ``approximate="tanh"``.
+
+    >>> import tinygrad_memo as tm
+    >>> round(tm.Value(1.0).gelu().data, 6), tm.Tensor([1.0]).gelu("tanh").numpy().round(4)
+    (0.841345, array([0.8412], dtype=float32))
+    """
+    params = {"approximate": "none"}
+    example_args = ()  # (the default "none": torch takes approximate by keyword only)
+
+    @staticmethod
+    def scalar(x, approximate="none"):
+        if approximate == "none":
+            return 0.5 * x * (1.0 + math.erf(x * _SQRT1_2))
+        return 0.5 * x * (1.0 + math.tanh(_gelu_tanh_inner(x)))
+
+    @staticmethod
+    def array(x, approximate="none"):
+        if approximate == "none":
+            return 0.5 * x * (1.0 + ARRAYS.erf(x * _SQRT1_2))
+        return 0.5 * x * (1.0 + np.tanh(_gelu_tanh_inner(x)))
+
+    @staticmethod
+    def d(x, _out, fn, approximate="none"):
+        if approximate == "none":  # Phi(x) + x phi(x)
+            return (fn.erf(x * _SQRT1_2) + 1.0) * 0.5 + x * fn.exp(x * x * -0.5) * _INV_SQRT_2PI
+        t = fn.sigmoid(_gelu_tanh_inner(x) * 2.0) * 2.0 - 1.0  # tanh(u) = 2 sigmoid(2u) - 1
+        return (t + 1.0) * 0.5 + x * (1.0 - t * t) * (x * x * (3.0 * _GELU_K) + 1.0) * (0.5 * _GELU_C)
+
+    @classmethod
+    def check(cls, approximate):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate argument must be either 'none' or 'tanh', got "
+                             f"{approximate!r}")
+
+
+class Silu(Unary, name="silu"):
+    """``x * sigmoid(x)`` (PyTorch's ``silu``, also called swish).
+
+    >>> import tinygrad_memo as tm
+    >>> tm.Value(0.0).silu().data, tm.Tensor([0.0]).silu().numpy()
+    (0.0, array([0.], dtype=float32))
+    """
+    domain = (-4.0, 4.0)
+
+    @staticmethod
+    def scalar(x):
+        return x * FLOATS.sigmoid(x)
+
+    @staticmethod
+    def array(x):
+        return x * ARRAYS.sigmoid(x)
+
+    @staticmethod
+    def d(x, _out, fn):
+        s = fn.sigmoid(x)
+        return s * (x * (1.0 - s) + 1.0)
+
+
+class Softplus(Unary, name="softplus"):
+    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``
+    (PyTorch's ``softplus``, with its derivative ``sigmoid(beta x)``, 1 past the threshold).
+
+    >>> import tinygrad_memo as tm
+    >>> round(tm.Value(0.0).softplus().data, 6), tm.Tensor([30.0]).softplus().numpy()
+    (0.693147, array([30.], dtype=float32))
+    """
+    params = {"beta": 1.0, "threshold": 20.0}
+    example_args = (1.5, 20.0)
+    kinks = (20.0 / 1.5,)
+
+    @staticmethod
+    def scalar(x, beta, threshold):
+        z = x * beta
+        if z > threshold:
+            return x
+        return (max(z, 0.0) + math.log1p(math.exp(-abs(z)))) / beta
+
+    @staticmethod
+    def array(x, beta, threshold):
+        z = x * beta
+        soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+        return np.where(z > threshold, x, soft)
+
+    @staticmethod
+    def d(x, _out, fn, beta, threshold):
+        return fn.where(fn.data(x) * beta > threshold, 1.0, fn.sigmoid(x * beta))
+
+
 #: every elementwise op, by name, in definition order
 ELEMENTWISE = {c.name: c for c in (
     Add, Sub, Mul, Div, Pow, Maximum, Minimum,
     Neg, Abs, Exp, Log, Log1p, Sqrt, Square, Tanh, Sigmoid, Relu, Sin, Cos,
     Tan, Reciprocal, Rsqrt, Expm1, Log2, Log10, Exp2, Sign, Floor, Ceil, Clip,
-    Hardtanh, Relu6, Elu, Hardswish, Mish, Softsign,
+    Hardtanh, Relu6, Elu, Hardswish, Mish, Softsign, Erf, LeakyRelu, Gelu, Silu, Softplus,
 )}
 
 
