@@ -205,7 +205,9 @@ PUBLIC_NAMES = [
     "tinygrad_memo.nn.functional.silu", "tinygrad_memo.nn.functional.softplus",
     "tinygrad_memo.nn.LeakyReLU", "tinygrad_memo.nn.GELU", "tinygrad_memo.nn.SiLU",
     "tinygrad_memo.nn.Softplus", "tinygrad_memo.nn.ELU", "tinygrad_memo.Tensor.erf",
-    "tinygrad_memo.Value.erf",
+    "tinygrad_memo.Value.erf", "tinygrad_memo.nn.BatchNorm1d", "tinygrad_memo.nn.BatchNorm2d",
+    "tinygrad_memo.nn.Module.register_buffer", "tinygrad_memo.nn.Module.buffers",
+    "tinygrad_memo.nn.Module.named_buffers",
     # nn
     "tinygrad_memo.nn", "tinygrad_memo.nn.Module", "tinygrad_memo.nn.Module.parameters",
     "tinygrad_memo.nn.Module.named_parameters", "tinygrad_memo.nn.Module.zero_grad",

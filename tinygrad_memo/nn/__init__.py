@@ -5,7 +5,8 @@
 - Tensor layers: :class:`Linear`, :class:`MLP`, :class:`Sequential`, :class:`ReLU`,
   :class:`Tanh`, :class:`Sigmoid`, :class:`GELU`, :class:`Dropout`, :class:`LayerNorm`,
   :class:`Embedding`; activations :class:`LeakyReLU`, :class:`SiLU`, :class:`Softplus`,
-  :class:`ELU` (:mod:`~tinygrad_memo.nn.activation`).
+  :class:`ELU` (:mod:`~tinygrad_memo.nn.activation`); :class:`BatchNorm1d`,
+  :class:`BatchNorm2d` (running statistics as buffers: ``Module.register_buffer``).
 - Image layers (:mod:`~tinygrad_memo.nn.conv`): :class:`Conv2d`, :class:`ConvTranspose2d`,
   :class:`MaxPool2d`, :class:`AvgPool2d`, :class:`Flatten`.
 - Recurrent cells (:mod:`~tinygrad_memo.nn.recurrent`): :class:`RNNCell`, :class:`GRUCell`,
@@ -29,6 +30,7 @@
 
 from . import functional, init, scalar
 from .activation import ELU, LeakyReLU, SiLU, Softplus
+from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleDict, ModuleList
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Flatten, MaxPool2d
 from .embedding import Embedding
@@ -39,7 +41,7 @@ from .recurrent import GRUCell, LSTMCell, RNNCell
 __all__ = [
     "AvgPool2d", "Conv2d", "ConvTranspose2d", "Flatten", "MaxPool2d",
     "GRUCell", "LSTMCell", "RNNCell",
-    "ELU", "Embedding", "GELU", "LeakyReLU", "SiLU", "Softplus",
+    "BatchNorm1d", "BatchNorm2d", "ELU", "Embedding", "GELU", "LeakyReLU", "SiLU", "Softplus",
     "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "ModuleDict",
     "ModuleList", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "scalar",

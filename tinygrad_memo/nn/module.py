@@ -113,6 +113,12 @@ def _register(value) -> None:
             stack.extend(v.values())
 
 
+def _check_buffer(name: str, t) -> None:
+    if t is not None and t.requires_grad:
+        raise ValueError(f"register_buffer: buffer {name!r} requires grad; a buffer holds state "
+                         "without gradients (pass t.detach(), or make it a Parameter)")
+
+
 class Module:
     """Base class of every model: subclass it, set attributes in ``__init__``, define ``forward``.
 
@@ -192,8 +198,79 @@ class Module:
         return hooks
 
     def __setattr__(self, name, value):
-        _register(value)
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__!r} as buffer {name!r} "
+                                "(a Tensor or None expected)")
+            _check_buffer(name, value)
+        else:
+            _register(value)
         object.__setattr__(self, name, value)
+
+    # -- buffers ---------------------------------------------------------------------------
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Add a buffer: module state that is not a parameter (no gradient, not in
+        ``parameters()``, not seen by optimizers), such as BatchNorm's running
+        statistics. ``tensor`` is a Tensor, an array-like (made a Tensor) or None.
+        A persistent buffer is in ``state_dict()`` and restored by ``load_state_dict()``.
+        The buffer is the attribute ``name``; assigning a Tensor to it replaces it.
+
+        >>> import numpy as np
+        >>> from tinygrad_memo import nn
+        >>> m = nn.Module()
+        >>> m.register_buffer("count", np.zeros(2))
+        >>> [n for n, _ in m.named_buffers()], list(m.state_dict()), m.parameters()
+        (['count'], ['count'], [])
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"register_buffer: buffer name should be a string, got "
+                            f"{type(name).__name__}")
+        if not name:
+            raise KeyError('register_buffer: buffer name can\'t be empty string ""')
+        if "." in name:
+            raise KeyError(f'register_buffer: buffer name can\'t contain ".", got {name!r}')
+        buffers = self.__dict__.get("_buffers")
+        if buffers is None:
+            buffers = {}
+            object.__setattr__(self, "_buffers", buffers)
+        if name not in buffers and (name in self.__dict__ or hasattr(type(self), name)):
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(np.asarray(tensor))
+        _check_buffer(name, tensor)
+        buffers[name] = bool(persistent)
+        object.__setattr__(self, name, tensor)
+
+    def _own_buffers(self):
+        """(name, tensor, persistent) for this module's own buffers that are not None."""
+        for name, persistent in (self.__dict__.get("_buffers") or {}).items():
+            t = self.__dict__.get(name)
+            if t is not None:
+                yield name, t, persistent
+
+    def named_buffers(self, prefix: str = ""):
+        """(dotted name, buffer) for every buffer of this module and below, each object once.
+
+        >>> from tinygrad_memo import nn
+        >>> [n for n, _ in nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)).named_buffers()]
+        ['1.running_mean', '1.running_var', '1.num_batches_tracked']
+        """
+        seen = set()
+        for mod_name, module in self.named_modules(prefix):
+            for name, t, _ in module._own_buffers():
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    yield (f"{mod_name}.{name}" if mod_name else name), t
+
+    def buffers(self) -> list:
+        """All buffers, as a list.
+
+        >>> from tinygrad_memo import nn
+        >>> [b.shape for b in nn.BatchNorm1d(3).buffers()]
+        [(3,), (3,), ()]
+        """
+        return [t for _, t in self.named_buffers()]
 
     # -- discovery -------------------------------------------------------------------
     def _members(self):
@@ -268,22 +345,33 @@ class Module:
         >>> [(n, p.shape) for n, p in nn.Linear(3, 2).named_parameters()]
         [('weight', (2, 3)), ('bias', (2,))]
         """
+        yield from self._walk(prefix, buffers=False)
+
+    def _walk(self, prefix: str, buffers: bool):
+        """(dotted name, object) for every parameter, each object once, in a
+        depth-first walk of the attributes; with ``buffers``, each module's persistent
+        buffers follow its members (BatchNorm: weight, bias, running_mean, ...)."""
         seen_params, seen_modules = set(), {id(self)}
-        stack = [(prefix, iter(self._members()))]
+        stack = [(prefix, iter(self._members()), self)]
         while stack:  # iterative depth-first walk
-            mod_name, members = stack[-1]
+            mod_name, members, module = stack[-1]
             for name, obj in members:
                 full = f"{mod_name}.{name}" if mod_name else name
                 if isinstance(obj, Module):
                     if id(obj) not in seen_modules:
                         seen_modules.add(id(obj))
-                        stack.append((full, iter(obj._members())))
+                        stack.append((full, iter(obj._members()), obj))
                         break
                 elif id(obj) not in seen_params:
                     seen_params.add(id(obj))
                     yield full, obj
             else:
                 stack.pop()
+                if buffers:
+                    for name, t, persistent in module._own_buffers():
+                        if persistent and id(t) not in seen_params:
+                            seen_params.add(id(t))
+                            yield (f"{mod_name}.{name}" if mod_name else name), t
 
     def parameters(self) -> list:
         """All parameters, as a list (ready for an optimizer).
@@ -329,7 +417,8 @@ class Module:
 
     # -- state -----------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict:
-        """Name -> numpy array of every parameter (copies: later training leaves them alone).
+        """Name -> numpy array of every parameter and persistent buffer (copies: later
+        training leaves them alone), with PyTorch's names (``running_mean``, ...).
 
         Value parameters give 0-d float64 arrays. The result can be written with
         ``tm.save`` and read back with ``tm.load``.
@@ -337,9 +426,11 @@ class Module:
         >>> from tinygrad_memo import nn
         >>> {k: v.shape for k, v in nn.Linear(3, 2).state_dict().items()}
         {'weight': (2, 3), 'bias': (2,)}
+        >>> list(nn.BatchNorm1d(2).state_dict())
+        ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
         """
         out = OrderedDict()
-        for name, p in self.named_parameters():
+        for name, p in self._walk("", buffers=True):
             if isinstance(p, Value):
                 out[name] = np.array(p.data, dtype=np.float64)
             else:
@@ -347,7 +438,8 @@ class Module:
         return out
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
-        """Copy the arrays of ``state_dict`` into the parameters (in place, keeping each dtype).
+        """Copy the arrays of ``state_dict`` into the parameters and persistent buffers
+        (in place, keeping each dtype).
 
         With ``strict=True`` (the default) a missing or unexpected key raises a
         KeyError listing them; with ``strict=False`` those keys are skipped and
@@ -368,7 +460,7 @@ class Module:
                 f"load_state_dict: expected a mapping of names to arrays, "
                 f"got {type(state_dict).__name__}"
             )
-        params = OrderedDict(self.named_parameters())
+        params = OrderedDict(self._walk("", buffers=True))
         missing = [k for k in params if k not in state_dict]
         unexpected = [k for k in state_dict.keys() if k not in params]
         if strict and (missing or unexpected):
@@ -389,9 +481,10 @@ class Module:
             arr = np.asarray(value.data if isinstance(value, (Tensor, Value)) else value)
             expected = () if isinstance(p, Value) else p.shape
             if arr.shape != expected:
+                what = "parameter" if _is_param(p) else "buffer"
                 raise ValueError(
                     f"load_state_dict: shape mismatch for {name!r}: the state dict has "
-                    f"shape {arr.shape}, the parameter in the model has shape {expected}"
+                    f"shape {arr.shape}, the {what} in the model has shape {expected}"
                 )
             if arr.dtype.kind not in "fiub":
                 raise ValueError(
