@@ -207,7 +207,8 @@ PUBLIC_NAMES = [
     "tinygrad_memo.nn.Softplus", "tinygrad_memo.nn.ELU", "tinygrad_memo.Tensor.erf",
     "tinygrad_memo.Value.erf", "tinygrad_memo.nn.BatchNorm1d", "tinygrad_memo.nn.BatchNorm2d",
     "tinygrad_memo.nn.Module.register_buffer", "tinygrad_memo.nn.Module.buffers",
-    "tinygrad_memo.nn.Module.named_buffers",
+    "tinygrad_memo.nn.Module.named_buffers", "tinygrad_memo.nn.utils.clip_grad_norm_",
+    "tinygrad_memo.optim.Optimizer.state_dict", "tinygrad_memo.optim.Optimizer.load_state_dict",
     # nn
     "tinygrad_memo.nn", "tinygrad_memo.nn.Module", "tinygrad_memo.nn.Module.parameters",
     "tinygrad_memo.nn.Module.named_parameters", "tinygrad_memo.nn.Module.zero_grad",

@@ -102,6 +102,7 @@ class Optimizer:
         self.params = params
         self._tensors = [(i, p) for i, p in enumerate(params) if isinstance(p, Tensor)]
         self._values = [p for p in params if isinstance(p, Value)]
+        self._index = {id(p): i for i, p in enumerate(params)}
         self.state: dict = {}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -157,6 +158,121 @@ class Optimizer:
 
     def _update(self, state: dict, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    # -- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """The optimizer's state as PyTorch lays it out: ``{"state": {index: {name: value}},
+        "param_groups": [{hyperparameters..., "params": [0, 1, ...]}]}``, indices being
+        positions in the parameter list (copies: later steps leave it alone). SGD keeps
+        ``momentum_buffer``, Adam and AdamW ``step``, ``exp_avg``, ``exp_avg_sq`` (and
+        ``max_exp_avg_sq``). ``tm.save`` stores it (under dotted names), and
+        :meth:`load_state_dict` takes it back in either form.
+
+        >>> import numpy as np
+        >>> from tinygrad_memo import Tensor
+        >>> w = Tensor(np.ones(2), requires_grad=True); w.grad = np.ones(2)
+        >>> opt = Adam([w], lr=0.1); opt.step()
+        >>> sd = opt.state_dict()
+        >>> sorted(sd["state"][0]), sd["state"][0]["step"], sd["param_groups"][0]["params"]
+        (['exp_avg', 'exp_avg_sq', 'step'], 1, [0])
+        """
+        state: dict = {}
+        for key, st in self.state.items():
+            if key == "values":  # one vector for every Value parameter: one entry each
+                for j, v in enumerate(self._values):
+                    state[self._index[id(v)]] = {
+                        k: (x[j].copy() if isinstance(x, np.ndarray) else x) for k, x in st.items()}
+            else:
+                state[key] = {k: (x.copy() if isinstance(x, np.ndarray) else x)
+                              for k, x in st.items()}
+        group = dict(self._hyper())
+        group["params"] = list(range(len(self.params)))
+        return {"state": dict(sorted(state.items())), "param_groups": [group]}
+
+    def load_state_dict(self, state_dict) -> None:
+        """Restore a :meth:`state_dict` (of an optimizer of the same kind over parameters of
+        the same shapes, in the same order): the hyperparameters and the per-parameter
+        state, so that training resumes exactly. Also takes the dotted form that
+        ``tm.load`` returns for a saved state dict.
+
+        >>> import numpy as np
+        >>> from tinygrad_memo import Tensor
+        >>> w = Tensor(np.ones(2), requires_grad=True); w.grad = np.ones(2)
+        >>> opt = SGD([w], lr=0.1, momentum=0.9); opt.step()
+        >>> fresh = SGD([Tensor(np.ones(2), requires_grad=True)], lr=0.5, momentum=0.9)
+        >>> fresh.load_state_dict(opt.state_dict()); fresh.lr
+        0.1
+        """
+        where = f"{type(self).__name__}.load_state_dict"
+        sd = _nested(state_dict, where)
+        groups = sd.get("param_groups")
+        if not isinstance(groups, list | tuple) or len(groups) != 1:
+            raise ValueError(f"{where}: expected one parameter group in 'param_groups', got "
+                             f"{groups!r:.80}")
+        group = dict(groups[0])
+        params = [int(i) for i in np.asarray(group.pop("params", []), dtype=np.int64).ravel()]
+        if params != list(range(len(self.params))):
+            raise ValueError(f"{where}: the state dict's parameter group has {len(params)} "
+                             f"parameters, this optimizer has {len(self.params)}")
+        hyper = self._hyper()
+        unknown = sorted(set(group) - set(hyper))
+        if unknown:
+            raise ValueError(f"{where}: unknown hyperparameters {unknown} (a state dict of "
+                             f"another optimizer?); {type(self).__name__} has {sorted(hyper)}")
+        new_state = self._loaded_state(sd.get("state") or {}, where)
+        for k, v in group.items():
+            old = hyper[k]
+            if isinstance(old, bool):
+                v = bool(np.asarray(v))
+            elif isinstance(old, tuple):
+                v = tuple(float(x) for x in np.asarray(v).ravel())
+            else:
+                v = float(np.asarray(v))
+            setattr(self, k, v)
+        self.state = new_state
+
+    def _loaded_state(self, state, where: str) -> dict:
+        out: dict = {}
+        values: dict = {}
+        for i, st in state.items():
+            i = int(i)
+            if not 0 <= i < len(self.params):
+                raise ValueError(f"{where}: state for parameter {i}, but the optimizer has "
+                                 f"{len(self.params)} parameters")
+            p = self.params[i]
+            if isinstance(p, Value):
+                values[i] = st
+                continue
+            entry = {}
+            for k, x in st.items():
+                arr = np.asarray(x)
+                if k == "step":
+                    entry[k] = int(arr)
+                    continue
+                if arr.shape != p.shape:
+                    raise ValueError(f"{where}: state {k!r} of parameter {i} has shape "
+                                     f"{arr.shape}, the parameter has shape {p.shape}")
+                entry[k] = np.array(arr, dtype=p.data.dtype, copy=True)
+            out[i] = entry
+        if values:
+            idx = [self._index[id(v)] for v in self._values]
+            if sorted(values) != sorted(idx):
+                raise ValueError(f"{where}: the state dict has state for some Value parameters "
+                                 "only; Value parameters are updated together")
+            keys = set(values[idx[0]])
+            entry = {}
+            for k in keys:
+                col = [np.asarray(values[i][k]) for i in idx]
+                if k == "step":
+                    steps = {int(c) for c in col}
+                    if len(steps) != 1:
+                        raise ValueError(f"{where}: Value parameters with different step counts "
+                                         f"{sorted(steps)}")
+                    entry[k] = steps.pop()
+                else:
+                    entry[k] = np.array([float(c) for c in col], dtype=np.float64)
+            out["values"] = entry
+        return out
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
@@ -300,6 +416,27 @@ class AdamW(Adam):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+def _nested(sd, where: str) -> dict:
+    """An optimizer state dict, nested; the dotted form of ``tm.load`` (``state.0.step``,
+    ``param_groups.0.lr``) is nested again."""
+    if not hasattr(sd, "keys"):
+        raise TypeError(f"{where}: expected a state dict (a mapping), got {type(sd).__name__}")
+    if "param_groups" in sd:
+        return sd
+    state: dict = {}
+    groups: dict = {}
+    for key in sd.keys():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "state":
+            state.setdefault(int(parts[1]), {})[parts[2]] = sd[key]
+        elif len(parts) == 3 and parts[0] == "param_groups":
+            groups.setdefault(int(parts[1]), {})[parts[2]] = sd[key]
+        else:
+            raise ValueError(f"{where}: unexpected key {key!r} (an optimizer state dict has "
+                             "'state' and 'param_groups')")
+    return {"state": state, "param_groups": [groups[g] for g in sorted(groups)]}
 
 
 # -- learning-rate schedules ------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 - :mod:`~tinygrad_memo.nn.functional` (``F``): activations and losses with
   PyTorch's reductions; :mod:`~tinygrad_memo.nn.init`: in-place initialisers.
 - :mod:`~tinygrad_memo.nn.scalar`: ``Neuron``, ``Layer``, ``MLP`` on Values.
+- :mod:`~tinygrad_memo.nn.utils`: ``clip_grad_norm_``.
 
 >>> import numpy as np
 >>> from tinygrad_memo import Tensor, nn
@@ -28,7 +29,7 @@
 (8, 2)
 """
 
-from . import functional, init, scalar
+from . import functional, init, scalar, utils
 from .activation import ELU, LeakyReLU, SiLU, Softplus
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleDict, ModuleList
@@ -44,5 +45,5 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "ELU", "Embedding", "GELU", "LeakyReLU", "SiLU", "Softplus",
     "MLP", "Dropout", "IncompatibleKeys", "LayerNorm", "Linear", "Module", "ModuleDict",
     "ModuleList", "Parameter",
-    "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "scalar",
+    "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "scalar", "utils",
 ]

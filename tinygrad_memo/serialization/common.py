@@ -18,10 +18,13 @@ MAX_BYTES = 8 * 2**30
 
 def as_arrays(state_dict) -> dict:
     """``state_dict`` checked (a mapping of non-empty str names) and its values as arrays
-    numpy can store without pickle.
+    numpy can store without pickle. A nested mapping (or a list of mappings) is stored
+    under dotted names: ``{"state": {0: {"step": 3}}}`` as ``"state.0.step"``.
 
     >>> {k: v.shape for k, v in as_arrays({"w": [[1.0, 2.0]], "lr": 0.1}).items()}
     {'w': (1, 2), 'lr': ()}
+    >>> list(as_arrays({"state": {0: {"step": 3}}, "param_groups": [{"lr": 0.1}]}))
+    ['state.0.step', 'param_groups.0.lr']
     """
     if not isinstance(state_dict, Mapping):
         raise TypeError(
@@ -36,7 +39,15 @@ def as_arrays(state_dict) -> dict:
             )
         if not name:
             raise ValueError("save: state_dict keys must be non-empty strings")
-        arrays[name] = _as_array(name, value)
+        stack = [(name, value)]
+        while stack:  # nested mappings (an optimizer's state dict) become dotted names
+            n, v = stack.pop()
+            if isinstance(v, Mapping):
+                stack.extend((f"{n}.{k}", x) for k, x in reversed(list(v.items())))
+            elif isinstance(v, list | tuple) and v and all(isinstance(x, Mapping) for x in v):
+                stack.extend((f"{n}.{i}", x) for i, x in reversed(list(enumerate(v))))
+            else:
+                arrays[n] = _as_array(n, v)
     return arrays
 
 
