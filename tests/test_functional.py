@@ -259,7 +259,7 @@ def test_cross_entropy_target_errors():
         F.cross_entropy(x, np.array([0, 1, 3, 1]))
     with pytest.raises(ValueError, match=r"nll_loss.*integers.*bool"):
         F.nll_loss(x, np.array([True, False, True, False]))
-    with pytest.raises(ValueError, match=r"cross_entropy.*\(N, C\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy.*expected target shape \(2, 4\)"):
         F.cross_entropy(Tensor(np.zeros((2, 3, 4))), np.zeros(2, dtype=int))
 
 

@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from ..ops import CrossEntropy, Dropout, Embedding, Linear, Maximum, OneHot, Where
+from ..ops.loss import check_class_targets
 from ..tensor import Tensor
 from ..value import Value
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, pad
@@ -298,32 +299,9 @@ def l1_loss(input, target, reduction: str = "mean"):
 
 def _class_targets(where, input, target):
     """Check integer class targets for input (N, C) or (C,); return the int array."""
-    arr = _arr(target)
-    if arr.dtype.kind not in "iu":
-        raise ValueError(
-            f"{where}: class targets must be integers, got dtype {arr.dtype} "
-            f"(shape {arr.shape}) for input of shape {input.shape}"
-        )
-    if input.ndim == 2:
-        want = (input.shape[0],)
-    elif input.ndim == 1:
-        want = ()
-    else:
-        raise ValueError(
-            f"{where}: input must have shape (N, C) or (C,), got {input.shape}"
-        )
-    if arr.shape != want:
-        raise ValueError(
-            f"{where}: target shape {arr.shape} does not match input shape {input.shape} "
-            f"(expected target shape {want})"
-        )
-    C = input.shape[-1]
-    if arr.size and (arr.min() < 0 or arr.max() >= C):
-        raise ValueError(
-            f"{where}: class targets must be in [0, {C}), got values in "
-            f"[{arr.min()}, {arr.max()}]"
-        )
-    return arr
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{where}: input must have shape (N, C) or (C,), got {input.shape}")
+    return check_class_targets(where, input.shape, _arr(target))
 
 
 def nll_loss(input, target, reduction: str = "mean"):
@@ -345,22 +323,37 @@ def nll_loss(input, target, reduction: str = "mean"):
     return _reduce(-picked, reduction)
 
 
-def cross_entropy(input, target, reduction: str = "mean"):
-    """Cross entropy of logits ``input`` (N, C) against integer class ``target`` (N,),
-    as one fused op (stable log-softmax picked at the targets): stable for logits of any size.
+def cross_entropy(input, target, ignore_index: int = -100, label_smoothing: float = 0.0,
+                  reduction: str = "mean"):
+    """Cross entropy of logits ``input`` (C,), (N, C) or (N, C, d1, ...) (classes on axis 1)
+    against integer class ``target`` (), (N,) or (N, d1, ...), as PyTorch's
+    ``cross_entropy``: one fused op (stable log-softmax picked at the targets), stable
+    for logits of any size. Targets equal to ``ignore_index`` contribute nothing, and
+    "mean" averages over the other ones; ``label_smoothing`` (eps) blends each target
+    with the uniform distribution: ``(1 - eps) * nll + eps * mean_c(-log_softmax)``.
+    The targets are checked inside the op (a ``tm.jit`` replay checks them too).
 
-    ``target`` may also be class probabilities of the input's shape (floats),
-    as in PyTorch: ``-(target * log_softmax(input)).sum(axis=-1)``. A 1-D input
-    (C,) takes a 0-d target.
+    ``target`` may also be class probabilities of the input's shape (floats), as in
+    PyTorch: ``-(target * log_softmax(input)).sum(axis=1)`` (smoothed too; no
+    ``ignore_index`` then).
 
     >>> import numpy as np
     >>> cross_entropy(Tensor(np.array([[1e4, 0.0]])), np.array([1])).item()
     10000.0
+    >>> x = Tensor(np.zeros((2, 3, 4)))   # (N, C, d1): one loss per position
+    >>> cross_entropy(x, np.zeros((2, 4), np.int64), reduction="none").shape
+    (2, 4)
+    >>> round(cross_entropy(Tensor([[0.0, 5.0]]), np.array([1]), label_smoothing=0.2).item(), 4)
+    0.5067
     """
     _check_reduction(reduction, "cross_entropy")
+    eps = float(label_smoothing)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {eps}")
     input = _t(input)
-    if input.ndim not in (1, 2):
-        raise ValueError(f"cross_entropy: input must have shape (N, C) or (C,), got {input.shape}")
+    if input.ndim == 0:
+        raise ValueError(f"cross_entropy: input must have shape (C,), (N, C) or (N, C, d1, ...), "
+                         f"got {input.shape}")
     if _arr(target).dtype.kind == "f":
         tgt = _float_target("cross_entropy", target, input.dtype)
         if tgt.shape != input.shape:
@@ -369,8 +362,13 @@ def cross_entropy(input, target, reduction: str = "mean"):
                 f"does not match input shape {input.shape}; class-index targets must be "
                 "integers"
             )
-        return _reduce(-(tgt * input.log_softmax(axis=-1)).sum(axis=-1), reduction)
-    return CrossEntropy.apply(input, _class_targets("cross_entropy", input, target), reduction=reduction)
+        cax = 1 if input.ndim >= 2 else 0
+        if eps:
+            tgt = tgt * (1.0 - eps) + eps / input.shape[cax]
+        return _reduce(-(tgt * input.log_softmax(axis=cax)).sum(axis=cax), reduction)
+    t = target.data if isinstance(target, Tensor) else target  # (the op checks it)
+    return CrossEntropy.apply(input, t, reduction=reduction, ignore_index=ignore_index,
+                              label_smoothing=eps)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction: str = "mean"):

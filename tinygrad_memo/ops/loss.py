@@ -6,51 +6,148 @@ import numpy as np
 
 from ..function import Function
 
+__all__ = ["CrossEntropy", "check_class_targets"]
+
+
+def check_class_targets(where: str, shape: tuple, target, ignore_index=None) -> np.ndarray:
+    """Integer class targets for an input of ``shape`` (C,), (N, C) or (N, C, d1, ...):
+    shape (), (N,) or (N, d1, ...), values in [0, C) (or ``ignore_index``). Returns the array.
+
+    >>> check_class_targets("f", (2, 3), np.array([0, 2])).tolist()
+    [0, 2]
+    """
+    return _checked(where, shape, target, ignore_index)[0]
+
+
+def _checked(where: str, shape: tuple, target, ignore_index):
+    """(targets, whether every target counts, i.e. none equals ``ignore_index``)."""
+    arr = np.asarray(target)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{where}: class targets must be integers, got dtype {arr.dtype} "
+                         f"(shape {arr.shape}) for input of shape {shape}")
+    if len(shape) == 0:
+        raise ValueError(f"{where}: input must have shape (C,), (N, C) or (N, C, d1, ...), "
+                         f"got {shape}")
+    want = () if len(shape) == 1 else (shape[0],) + tuple(shape[2:])
+    if arr.shape != want:
+        raise ValueError(f"{where}: target shape {arr.shape} does not match input shape {shape} "
+                         f"(expected target shape {want})")
+    C = shape[0] if len(shape) == 1 else shape[1]
+    if arr.size == 0:
+        return arr, True
+    lo, hi = arr.min(), arr.max()
+    every = ignore_index is None or not lo <= ignore_index <= hi
+    if lo >= 0 and hi < C:
+        return arr, every
+    bad = (arr < 0) | (arr >= C)
+    if ignore_index is not None:
+        bad &= arr != ignore_index
+    if bad.any():
+        vals = arr[bad]
+        extra = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+        raise ValueError(f"{where}: class targets must be in [0, {C}){extra}, got values in "
+                         f"[{vals.min()}, {vals.max()}] (input shape {shape})")
+    return arr, every
+
 
 class CrossEntropy(Function, name="cross_entropy"):
-    """Softmax cross-entropy of logits (N, C) or (C,) against integer classes, with
-    ``reduction`` "mean" | "sum" | "none". Forward is the stable log-softmax picked at
-    the targets; the derivative is ``(softmax(x) - onehot(target)) * g``."""
+    """Softmax cross-entropy of logits (C,), (N, C) or (N, C, d1, ...) (classes on axis 1)
+    against integer classes, as PyTorch's ``cross_entropy``: targets equal to
+    ``ignore_index`` add nothing (and "mean" averages over the others),
+    ``label_smoothing`` mixes the target with the uniform distribution, ``reduction`` is
+    "mean" | "sum" | "none". The targets are checked here, so a ``tm.jit`` replay checks
+    them too. The forward keeps the softmax; the derivative is
+    ``(softmax(x) - (1 - eps) onehot(target) - eps / C) * g`` (0 at ignored targets).
+
+    >>> import numpy as np
+    >>> import tinygrad_memo as tm
+    >>> x = tm.Tensor(np.zeros((2, 4)), requires_grad=True)
+    >>> round(CrossEntropy.apply(x, np.array([1, -100])).item(), 4)  # log(4), one target
+    1.3863
+    """
 
     @staticmethod
-    def forward(ctx, x, target, reduction="mean"):
-        m = x.max(axis=-1, keepdims=True)
-        shifted = x - m
-        logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        onehot = np.zeros_like(x)
-        if x.ndim == 1:
-            onehot[target] = 1
-            losses = -logp[target]
+    def forward(ctx, x, target, reduction="mean", ignore_index=-100, label_smoothing=0.0):
+        t, every = _checked("cross_entropy", x.shape, target, ignore_index)
+        cax = 1 if x.ndim >= 2 else 0
+        C = x.shape[cax]
+        xf = x if x.dtype.kind == "f" else x.astype(np.float64)
+        m = xf.max(axis=cax, keepdims=True)
+        shifted = xf - m  # (the one array of the input's size the forward makes)
+        valid = None if every else t != ignore_index
+        every = every or bool(valid.all())
+        idx = t if every else np.where(valid, t, 0)
+        if x.ndim == 2:  # (the common case: fancy indexing is faster than take_along_axis)
+            idx = (np.arange(x.shape[0]), idx)
+            picked = shifted[idx]  # picked, not multiplied: -inf logits (masked) stay finite
         else:
-            rows = np.arange(x.shape[0])
-            onehot[rows, target] = 1
-            losses = -logp[rows, target]  # picked, not multiplied: -inf logits (masked) stay finite
+            idx = np.expand_dims(idx, cax)
+            picked = np.take_along_axis(shifted, idx, axis=cax).squeeze(cax)
+        eps = float(label_smoothing)
+        total = shifted.sum(axis=cax) if eps else None
+        e = np.exp(shifted, out=shifted)
+        s = e.sum(axis=cax, keepdims=True)
+        log_s = np.log(s).squeeze(cax)
+        losses = log_s - picked  # -log_softmax at the target
+        if eps:  # (1 - eps) nll + eps * mean over classes of -log_softmax
+            losses = losses * (1.0 - eps) + (log_s * C - total) * (eps / C)
+        if not every:
+            losses = np.where(valid, losses, 0).astype(xf.dtype, copy=False)
+        e /= s  # the softmax, kept for backward
         ctx.save_for_backward(x)
-        ctx.m, ctx.onehot, ctx.reduction = m, onehot, reduction
-        ctx.n = max(losses.size, 1)
+        ctx.p, ctx.m, ctx.idx, ctx.cax, ctx.eps = e, m, idx, cax, eps
+        ctx.valid = None if every else np.expand_dims(valid, cax)
+        ctx.reduction = reduction
         if reduction == "mean":
-            return losses.mean()
+            ctx.n = t.size if every else int(valid.sum())
+            with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: nan, as PyTorch
+                return np.asarray(losses.sum() / xf.dtype.type(ctx.n))
         return losses.sum() if reduction == "sum" else losses
 
     @staticmethod
     def backward(ctx, g):
+        cax, eps, idx = ctx.cax, ctx.eps, ctx.idx
         (x,) = ctx.saved_tensors
-        e = np.exp(x - ctx.m)  # softmax again, from the saved input (a graph node under create_graph)
-        d = e / e.sum(axis=-1, keepdims=True) - ctx.onehot
+        if type(g) is np.ndarray and type(x) is np.ndarray:  # first order: the kept softmax
+            d = ctx.p.copy()
+            if type(idx) is tuple:
+                d[idx] -= 1.0 - eps
+            else:
+                np.put_along_axis(d, idx, np.take_along_axis(d, idx, axis=cax) - (1.0 - eps),
+                                  axis=cax)
+            if eps:
+                d -= eps / d.shape[cax]
+        else:  # create_graph: the softmax again, of the saved input (a graph node)
+            e = np.exp(x - ctx.m)
+            target = np.zeros(ctx.p.shape, ctx.p.dtype)
+            if type(idx) is tuple:
+                target[idx] = 1.0 - eps
+            else:
+                np.put_along_axis(target, idx, 1.0 - eps, axis=cax)
+            d = e / e.sum(axis=cax, keepdims=True) - (target + eps / ctx.p.shape[cax])
+        if ctx.valid is not None:
+            d = d * ctx.valid
         if ctx.reduction == "mean":
-            return d * (g / ctx.n), None
-        if ctx.reduction == "sum" or d.ndim == 1:
-            return d * g, None
-        return d * g.reshape((-1, 1)), None
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scale = g / ctx.n
+        elif ctx.reduction == "sum" or d.ndim == 1:
+            scale = g
+        else:
+            scale = g.reshape(g.shape[:1] + (1,) + g.shape[1:])
+        if type(d) is np.ndarray and np.result_type(d, scale) == d.dtype:
+            d *= scale  # (d is this call's own array)
+            return d, None
+        return d * scale, None
 
     @staticmethod
     def jvp(ctx, tx, *_):
-        """Each loss depends on its own row of logits only: its tangent is the row's
-        gradient (the backward rule at a unit seed) dotted with the row's tangent."""
+        """Each loss depends on its own logits (along the class axis) only: its tangent is
+        their gradient (the backward rule at a unit seed) dotted with their tangent."""
         if tx is None:
             return None
-        (x,) = ctx.saved_tensors
+        cax = ctx.cax
         per_row = ctx.reduction == "none"
-        seed = np.ones(x.shape[:-1] if per_row else (), dtype=x.dtype)
-        out = (CrossEntropy.backward(ctx, seed)[0] * tx).sum(axis=-1 if per_row else None)
+        shape = ctx.p.shape[:cax] + ctx.p.shape[cax + 1:]
+        seed = np.ones(shape if per_row else (), dtype=ctx.p.dtype)
+        out = (CrossEntropy.backward(ctx, seed)[0] * tx).sum(axis=cax if per_row else None)
         return np.asarray(out) if isinstance(out, np.generic) else out
