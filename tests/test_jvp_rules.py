@@ -150,16 +150,21 @@ def _linear(d):
 
 
 def _cross_entropy(d):
+    """(C,), (N, C) and (N, C, d1, ...) logits, maybe an ignored target, maybe smoothing."""
     rng = rng_of(d)
-    shape = d(st.sampled_from([(4,), (1, 3), (3, 4)]))
-    target = rng.integers(0, shape[-1], shape[:-1])
-    reduction = d(st.sampled_from(["mean", "sum", "none"]))
+    shape = d(st.sampled_from([(4,), (1, 3), (3, 4), (2, 3, 2), (2, 3, 1, 2)]))
+    cax = 1 if len(shape) >= 2 else 0
+    target = rng.integers(0, shape[cax], () if cax == 0 else shape[:1] + shape[2:])
+    if target.size > 1 and d(st.booleans()):
+        target.reshape(-1)[0] = -100  # ignored (PyTorch's default ignore_index)
+    kw = {"reduction": d(st.sampled_from(["mean", "sum", "none"])),
+          "label_smoothing": d(st.sampled_from([0.0, 0.2]))}
 
     def torch(x):
         import torch
         import torch.nn.functional as TF
-        return TF.cross_entropy(x, torch.as_tensor(target), reduction=reduction)
-    return _call([_values(d, shape) * 2, target], {"reduction": reduction}, torch=torch)
+        return TF.cross_entropy(x, torch.as_tensor(target), **kw)
+    return _call([_values(d, shape) * 2, target], kw, torch=torch)
 
 
 def _conv(d):
