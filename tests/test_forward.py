@@ -160,7 +160,7 @@ def test_hessian_of_a_known_function():
     # f = sum(x^3) + x0 x1: H = diag(6 x) + [[0, 1], [1, 0]]
     H = tm.hessian(lambda x: (x * x * x).sum() + x[0] * x[1])
     np.testing.assert_allclose(H(np.array([1.0, 2.0])).data, [[6.0, 1.0], [1.0, 12.0]])
-    assert H.sweeps == 2
+    assert (H.sweeps, H.reverse.total_sweeps) == (2, 2)  # each forward sweep: one reverse inside
 
 
 # -- the adjoint identity, both engines ----------------------------------------------------------------

@@ -35,7 +35,8 @@ class JacobianFunction:
     list of Values as the output, gives a float64 array of shape ``(m, n)``. After each call,
     :attr:`sweeps` is the number of sweeps that call performed (forward passes with tangents
     for ``mode == "forward"``, backward passes for ``"reverse"``); :attr:`total_sweeps` adds up
-    all calls.
+    all calls. :func:`hessian`'s also has ``reverse``, the inner reverse-mode Jacobian function
+    (with its own counts).
 
     >>> import numpy as np
     >>> import tinygrad_memo as tm
@@ -102,8 +103,9 @@ def jacrev(f, argnums=0) -> JacobianFunction:
 
 
 def hessian(f, argnums=0) -> JacobianFunction:
-    """The Hessian of a scalar ``f``: ``jacfwd(jacrev(f))``, forward over reverse (its
-    ``sweeps`` are the forward sweeps; each runs one reverse sweep inside).
+    """The Hessian of a scalar ``f``: ``jacfwd(jacrev(f))``, forward over reverse. Its
+    ``sweeps`` are the forward sweeps (one per input element); each runs one reverse sweep
+    inside, counted by the inner Jacobian function, ``.reverse``.
 
     >>> import numpy as np
     >>> import tinygrad_memo as tm
@@ -111,8 +113,13 @@ def hessian(f, argnums=0) -> JacobianFunction:
     >>> H(np.array([1.0, 2.0])).numpy()
     array([[ 6.,  0.],
            [ 0., 12.]])
+    >>> H.sweeps, H.reverse.total_sweeps
+    (2, 2)
     """
-    return jacfwd(jacrev(f, argnums), argnums)
+    inner = jacrev(f, argnums)
+    outer = jacfwd(inner, argnums)
+    outer.reverse = inner
+    return outer
 
 
 def hvp(f, primals, v):
