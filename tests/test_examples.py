@@ -19,7 +19,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = ["moons_micrograd.py", "custom_layer.py", "digits_classifier.py", "save_load.py",
-           "cnn_digits.py", "rnn_sequence.py", "tiny_transformer.py"]
+           "cnn_digits.py", "rnn_sequence.py", "tiny_transformer.py", "makemore.py"]
 
 
 def _load(name: str):
@@ -213,6 +213,28 @@ def test_tiny_transformer_attends_causally():
     assert not np.allclose(la[0, 4:], lb[0, 4:])
     with pytest.raises(ValueError, match="do not fit the context of 7"):
         model(np.zeros((1, 8), dtype=np.int64))
+
+
+def test_makemore(capsys):
+    mod = _load("makemore.py")
+    assert mod.main(["--steps", "300", "--names", "600", "--hidden", "64", "--samples", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "600 names (" in out and "BatchNorm1d(64" in out and "Embedding(27, 10)" in out
+    train, val = (float(re.findall(rf"{k} loss ([0-9.]+)", out)[-1]) for k in ("train", "validation"))
+    assert train < 2.6 and val < 2.8  # uniform guessing: ln 27 = 3.30
+    samples = out.split("sampled names (* = not in the data set):")[1].split()
+    assert len(samples) == 5 and all(s.rstrip("*").isalpha() or s in ("", "*") for s in samples)
+
+
+def test_makemore_names_and_data():
+    mod = _load("makemore.py")
+    names = mod.make_names(200, seed=3)
+    assert len(set(names)) == 200 and names == mod.make_names(200, seed=3)
+    assert all(3 <= len(n) <= 12 and set(n) <= set(mod.CHARS[1:]) for n in names)
+    X, Y = mod.dataset(["ab"], block=3)
+    assert X.tolist() == [[0, 0, 0], [0, 0, 1], [0, 1, 2]] and Y.tolist() == [1, 2, 0]
+    # the bigram baseline is a real model: better than uniform on names of the same grammar
+    assert mod.bigram_loss(names[:150], names[150:]) < np.log(27)
 
 
 def test_save_load(tmp_path, capsys):

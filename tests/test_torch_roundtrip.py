@@ -38,10 +38,11 @@ def mlp_pair():
 
 def char_pair():
     """makemore's character model: a context of 3 characters (27 classes), each looked up in
-    an Embedding, flattened -> tanh hidden layer -> logits of the next character."""
+    an Embedding, flattened -> Linear -> BatchNorm1d -> tanh -> logits of the next character.
+    The BatchNorm's running statistics (buffers) travel with the weights."""
     def build(nn):
-        return nn.Sequential(nn.Embedding(27, 8), nn.Flatten(), nn.Linear(3 * 8, 32), nn.Tanh(),
-                             nn.Linear(32, 27))
+        return nn.Sequential(nn.Embedding(27, 8), nn.Flatten(), nn.Linear(3 * 8, 32, bias=False),
+                             nn.BatchNorm1d(32), nn.Tanh(), nn.Linear(32, 27))
     return build(nn), build(tnn)
 
 
@@ -114,16 +115,18 @@ def test_trained_in_pytorch_runs_here(kind, tmp_path):
     assert tm.serialization.load_metadata(path) == {"format": "pt"}
     assert set(state) == set(theirs.state_dict())
     ours.load_state_dict(state)  # strict
-    for name, p in ours.named_parameters():
-        np.testing.assert_array_equal(p.data, theirs.state_dict()[name].numpy())
+    for name, value in ours.state_dict().items():  # parameters and buffers
+        np.testing.assert_array_equal(value, theirs.state_dict()[name].numpy())
     x, _ = _data(kind, 32, seed=98)
     theirs.eval()
+    ours.eval()  # (a BatchNorm: the running statistics that came with the weights)
     with torch.no_grad():
         other = theirs(torch.from_numpy(x)).numpy()
     with tm.no_grad():
         mine = ours(tm.Tensor(x)).numpy()
     np.testing.assert_allclose(mine, other, rtol=1e-5, atol=1e-5)
     # and training goes on here from PyTorch's weights
+    ours.train()
     assert np.isfinite(_train_ours(ours, kind, steps=2))
 
 
