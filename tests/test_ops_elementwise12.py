@@ -222,6 +222,32 @@ def test_unary_forward_mode_rule_is_the_directional_derivative(name):
     assert op.jvp(ctx, None) is None
 
 
+@pytest.mark.parametrize("name", [n for n, op in ELEMENTWISE.items() if getattr(op, "params", None)])
+def test_parameters_given_positionally_to_apply(name):
+    """op.apply(x, *params): the parameters are positional inputs of the call, so the
+    derivative returns None for each and forward mode passes them no tangent."""
+    op = ELEMENTWISE[name]
+    x = _off_kinks(np.random.default_rng(2), op, 5)
+    t1, t2 = tm.Tensor(x, requires_grad=True), tm.Tensor(x, requires_grad=True)
+    by_name = getattr(t1, name)(*op.example_args)
+    y = op.apply(t2, *op.example_args)
+    (by_name * by_name).sum().backward()
+    (y * y).sum().backward()
+    np.testing.assert_allclose(y.data, by_name.data, rtol=1e-15)
+    np.testing.assert_allclose(t2.grad, t1.grad, rtol=1e-15)
+    v = np.random.default_rng(3).normal(size=x.shape)
+    _, tangent = tm.jvp(lambda a: op.apply(a, *op.example_args), (tm.Tensor(x),), (tm.Tensor(v),))
+    np.testing.assert_allclose(tangent.data, _directional(op, x, v), rtol=1e-6, atol=1e-8)
+
+
+def _directional(op, x, v, eps=1e-6):
+    kw = dict(zip(op.params, op.example_args))
+    with tm.no_grad():
+        up = getattr(tm.Tensor(x + eps * v), op.name)(**kw).data
+        down = getattr(tm.Tensor(x - eps * v), op.name)(**kw).data
+    return (up - down) / (2 * eps)
+
+
 def test_array_forwards_keep_numpy_scalars_numpy():
     for name in ("sigmoid", "mish"):
         out = ELEMENTWISE[name].array(np.float64(0.5))

@@ -249,9 +249,12 @@ def _forward_with_params(params: dict):
 def _backward_with_params(cls, ctx, g):
     d = cls.d
     if type(d) is float:
-        return _times(g, d)
-    x, out = ctx.saved_tensors
-    return g * d(x, out, ARRAYS if type(g) is np.ndarray else NODES, *ctx.params)
+        gx = _times(g, d)
+    else:
+        x, out = ctx.saved_tensors
+        gx = g * d(x, out, ARRAYS if type(g) is np.ndarray else NODES, *ctx.params)
+    n = len(ctx.needs_input_grad)  # (parameters given positionally to apply are inputs too)
+    return gx if n == 1 else (gx,) + (None,) * (n - 1)
 
 
 class Binary(Elementwise):
