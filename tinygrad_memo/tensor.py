@@ -887,18 +887,19 @@ class Released:
         return f"Released(shape={self.shape}, dtype={self.dtype}, {what})"
 
 
-def _stand_in(t):
-    """``t``'s Released stand-in (one per tensor record, so shared inputs stay shared)."""
-    ctx = t._ctx
+def _stand_in(t, ctx):
+    """``t``'s Released stand-in (one per tensor record, so shared inputs stay shared);
+    ``ctx`` is ``t._ctx``."""
     cached = getattr(ctx, "standin", None)  # (a record of another kind may have no cache)
     if cached is not None:
         r = cached()  # a weak reference: the record must not keep its stand-in (a cycle)
         if r is not None:
             return r
     r = _new(Released)
-    r.shape, r.dtype, r.grad_fn, r._seq, r._rg = t.data.shape, t.data.dtype, ctx, t._seq, t._rg
+    d = t.data
+    r.shape, r.dtype, r.grad_fn, r._seq, r._rg = d.shape, d.dtype, ctx, t._seq, t._rg
     r._of = weakref.ref(t)
-    if isinstance(ctx, Context):
+    if type(ctx) is Context:
         ctx.standin = weakref.ref(r)
     return r
 
@@ -907,15 +908,20 @@ def _let_go(node, ctx) -> None:
     """After releasing ``node``: its record and inputs refer to stand-ins for every tensor
     that is not a parameter (a leaf that requires grad), so their data can be freed."""
     new = []
+    inputs = []
     changed = False
     for a in ctx.call_args:
-        if isinstance(a, Tensor) and (a._ctx is not None or not a._rg):
-            a = _stand_in(a)
-            changed = True
+        if type(a) is Tensor or isinstance(a, Tensor):
+            c = a._ctx
+            if c is not None or not a._rg:
+                a = _stand_in(a, c)
+                changed = True
+            if a._rg:
+                inputs.append(a)
         new.append(a)
     if changed:
         ctx.call_args = tuple(new)
-        node._inputs = tuple(a for a in new if getattr(a, "_rg", False))
+        node._inputs = tuple(inputs)
 
 
 def _rebuild_tensor(cls, data, requires_grad, grad):
