@@ -100,8 +100,10 @@ class CrossEntropy(Function, name="cross_entropy"):
         ctx.reduction = reduction
         if reduction == "mean":
             ctx.n = t.size if every else int(valid.sum())
-            with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: nan, as PyTorch
+            if ctx.n:
                 return np.asarray(losses.sum() / xf.dtype.type(ctx.n))
+            with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: nan, as PyTorch
+                return np.asarray(losses.sum() / xf.dtype.type(0))
         return losses.sum() if reduction == "sum" else losses
 
     @staticmethod
@@ -128,8 +130,11 @@ class CrossEntropy(Function, name="cross_entropy"):
         if ctx.valid is not None:
             d = d * ctx.valid
         if ctx.reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
+            if ctx.n:
                 scale = g / ctx.n
+            else:  # every target ignored: nan, as PyTorch
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    scale = g / ctx.n
         elif ctx.reduction == "sum" or d.ndim == 1:
             scale = g
         else:
