@@ -286,8 +286,6 @@ class Binary(Elementwise):
         if not cls._constant_rules:
             ka, kb, ko = cls._keep[ctx.needs_input_grad]
             ctx.saved_tensors = (a if ka else None, b if kb else None, out if ko else None)
-        else:  # (for jvp: one input's tangent alone is broadcast to the result)
-            ctx.shape = out.shape
         return out
 
     @classmethod
@@ -319,8 +317,9 @@ class Binary(Elementwise):
                 out = _times(tb, db)
             else:
                 out = _times(ta, da) + _times(tb, db)
-            shape = ctx.__dict__.get("shape")  # (set by forward; a scalar's context has none)
-            return out if shape is None or _shape(out) == shape else expand(out, shape)
+            # one input's tangent alone is broadcast to the result (the inputs' shapes: the call's)
+            shape = np.broadcast_shapes(*(_shape(x) for x in ctx.call_args))
+            return out if _shape(out) == shape else expand(out, shape)
         a, b, out = ctx.saved_tensors
         fn = NODES if any(_is_node(x) for x in (ta, tb, a, b, out)) else ARRAYS
         total = None

@@ -176,17 +176,19 @@ class IndexAdd(Function, name="index_add"):
         return None if t is None else scatter_add(t, ctx.index, ctx.shape, t.dtype)
 
 
-def _keep_parts(ctx, arrays, axis, out) -> None:
-    """What the jvp of concatenate and stack needs: the axis, and each input's shape
-    (a zero tangent is spelled out in it)."""
-    ctx.axis, ctx.shapes, ctx.dtype = axis, [np.shape(a) for a in arrays], out.dtype
-
-
-def _tangent_parts(ctx, tangents):
-    """The tangents of a join's inputs with zeros for the missing ones (None if all are)."""
-    if all(t is None for t in tangents):
+def _join_tangent(ctx, tangents, join, op):
+    """The jvp of a join (concatenate, stack): the same join of the tangents, zeros of
+    the input's shape (the call's argument) standing for a missing one; None if all are."""
+    present = [t for t in tangents if t is not None]
+    if not present:
         return None
-    return [np.zeros(s, ctx.dtype) if t is None else t for t, s in zip(tangents, ctx.shapes)]
+    dtype = present[0].dtype
+    parts = [np.zeros(getattr(a, "shape", ()), dtype) if t is None else t
+             for t, a in zip(tangents, ctx.call_args)]
+    axis = ctx.call_kwargs.get("axis", 0)
+    if all(isinstance(p, np.ndarray) for p in parts):
+        return join(parts, axis=axis)
+    return op.apply(*parts, axis=axis)
 
 
 class Concatenate(Function, name="concatenate"):
@@ -202,7 +204,6 @@ class Concatenate(Function, name="concatenate"):
         ctx.slices = [
             (slice(None),) * ax + (slice(int(lo), int(hi)),) for lo, hi in zip(bounds, bounds[1:])
         ]
-        _keep_parts(ctx, arrays, ax, out)
         return out
 
     @staticmethod
@@ -211,12 +212,7 @@ class Concatenate(Function, name="concatenate"):
 
     @staticmethod
     def jvp(ctx, *tangents):
-        parts = _tangent_parts(ctx, tangents)
-        if parts is None:
-            return None
-        if all(isinstance(p, np.ndarray) for p in parts):
-            return np.concatenate(parts, axis=ctx.axis)
-        return Concatenate.apply(*parts, axis=ctx.axis)
+        return _join_tangent(ctx, tangents, np.concatenate, Concatenate)
 
 
 class Stack(Function, name="stack"):
@@ -229,7 +225,6 @@ class Stack(Function, name="stack"):
             raise ValueError(f"stack: cannot stack shapes {shapes} along axis {axis}") from None
         ax = axis % out.ndim
         ctx.picks = [(slice(None),) * ax + (i,) for i in range(len(arrays))]
-        _keep_parts(ctx, arrays, ax, out)
         return out
 
     @staticmethod
@@ -238,12 +233,7 @@ class Stack(Function, name="stack"):
 
     @staticmethod
     def jvp(ctx, *tangents):
-        parts = _tangent_parts(ctx, tangents)
-        if parts is None:
-            return None
-        if all(isinstance(p, np.ndarray) for p in parts):
-            return np.stack(parts, axis=ctx.axis)
-        return Stack.apply(*parts, axis=ctx.axis)
+        return _join_tangent(ctx, tangents, np.stack, Stack)
 
 
 class Clone(Function, name="clone"):
