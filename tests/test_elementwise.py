@@ -272,4 +272,7 @@ def test_a_new_op_needs_only_its_declarations(tmp_path):
          str(tests / "test_elementwise.py"), str(tests / "test_strategies.py")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "12 passed" in proc.stdout, proc.stdout[-500:]  # 3 + 3 here, 3 + 3 there
+    # 3 + 3 here, 3 + 3 there; without the torch extra its comparisons are skipped
+    import importlib.util
+    want = "12 passed" if importlib.util.find_spec("torch") else "10 passed, 2 skipped"
+    assert want in proc.stdout, proc.stdout[-500:]
