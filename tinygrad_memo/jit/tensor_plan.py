@@ -25,14 +25,19 @@ plan is only trusted once a second recording has reproduced every constant.
 from __future__ import annotations
 
 import operator
+import sys
 
 import numpy as np
 
 from ..function import Context
 from ..ops.shape import sum_to
 from ..tensor import Tensor
+from . import codegen
 
 __all__ = ["TensorPlan"]
+
+_this = sys.modules[__name__]
+compile_forward = codegen.compile_forward
 
 _new = object.__new__
 
@@ -111,6 +116,8 @@ class TensorPlan:
         self._const_of: dict = {}  # id(constant) -> slot
         self._known: dict = {}  # id(array) -> tensor, or ("arg", i) for numpy arguments
         self.saved_slots: set = set()  # slots some op saves for backward
+        self.run_forward = self.run_backward = None  # the generated replay (see .codegen)
+        self.forward_source = self.backward_source = None
         self._build(rec, arg_leaves, outputs)
         del self._slot_of, self._const_of, self._known
 
@@ -426,49 +433,25 @@ class TensorPlan:
         return ctxs
 
     def forward(self, arg_leaves, ctxs) -> list:
-        """Every slot's array for this call (the recorded calls run on new data)."""
-        vals = self.template.copy()
-        for s, i in self.arg_slots:
-            vals[s] = arg_leaves[i].data
-        for s, i in self.array_slots:
-            vals[s] = arg_leaves[i]
-        for s, t in self.captured:
-            vals[s] = t.data
-        i = 0
-        for step in self.steps:
-            kind = step.kind
-            if kind == OP:
-                ctx = ctxs[i]
-                ctx.saved_tensors = ()
-                scratch = ctx.__dict__
-                if scratch:
-                    scratch.clear()
-                kw = step.kw
-                if step.template:
-                    kw = {k: (vals[v.slot] if type(v) is _Ref else v) for k, v in kw.items()}
-                if step.one:
-                    raw = step.fn.forward(ctx, vals[step.index[0]], **kw)
-                elif step.get is not None:
-                    raw = step.fn.forward(ctx, *step.get(vals), **kw)
-                else:
-                    raw = step.fn.forward(ctx, **kw)
-                if type(raw) is not np.ndarray:
-                    out = np.asarray(raw)
-                    ctx.saved_tensors = tuple(out if x is raw else x for x in ctx.saved_tensors)
-                    raw = out
-                vals[step.out] = raw
-            elif kind == CONVERT:
-                vals[step.out] = np.array(vals[step.index[0]], dtype=step.dtype)
-            elif kind == CALL:
-                vals[step.out] = np.asarray(step.fn(*step.arguments(vals)))
-            else:
-                vals[step.out] = _fill(step.template, vals)
-            i += 1
-        return vals
+        """Every slot's array for this call: the recorded calls run on new data, by the
+        plan's generated code (:mod:`.codegen`)."""
+        if self.run_forward is None:
+            compile_forward(self, _this)
+        return self.run_forward(arg_leaves, ctxs)
 
     def backward(self, ctxs, vals, seeds, reached: int, release: bool):
         """The recorded backward: ``seeds`` (one gradient or None per port) in,
-        ``(gradients of self.inputs, unsent edges in the reached part)`` out."""
+        ``(gradients of self.inputs, unsent edges in the reached part)`` out.
+
+        Interpreted here step by step until one pass has shown that every op's
+        gradients come as they should (then the generated code of :mod:`.codegen`
+        runs the plan with one port)."""
+        run = self.run_backward
+        if run is not None and seeds[0] is not None:
+            out, unsent = run(ctxs, seeds[0], reached)
+            if release:
+                _release(ctxs)
+            return _unshared(out, seeds), unsent
         gs = [None] * self.nslots
         own = [False] * self.nslots  # gs[s] is a sum this pass made (so it may add in place)
         for s, g in zip(self.ports, seeds):
@@ -517,23 +500,11 @@ class TensorPlan:
             # and dtypes: fixed by the guard's shapes) needs no checks at the next replays.
             step.plain = plain
         if release:
-            for ctx in ctxs:
-                if ctx is not None:
-                    ctx.saved_tensors = ()
-                    if ctx.__dict__:
-                        ctx.__dict__.clear()
-        out = []
-        seen = {id(g) for g in seeds if g is not None}
-        for s in self.inputs:
-            g = gs[s]
-            if g is not None and type(g) is not np.ndarray:
-                g = np.asarray(g)
-            elif g is not None and g.base is None:
-                if id(g) in seen:
-                    g = g.view()  # the same array reaches two inputs (or is a seed): never shared
-                seen.add(id(g))
-            out.append(g)
-        return out, unsent
+            _release(ctxs)
+        if (self.run_backward is None and len(self.ports) == 1 and seeds[0] is not None
+                and all(step.plain for step in self.grad_steps)):
+            codegen.compile_backward(self)
+        return _unshared([gs[s] for s in self.inputs], seeds), unsent
 
     # -- eagerly, with graph nodes (create_graph) ------------------------------------------------
     def rebuild(self, nodes: dict, vals):
@@ -556,6 +527,36 @@ class TensorPlan:
                 kw = {k: (vals[v.slot] if type(v) is _Ref else v) for k, v in step.kw.items()}
                 ts[step.out] = step.fn.apply(*args, **kw)
         return ts
+
+
+def _release(ctxs) -> None:
+    """Let go of what the ops saved for backward (the contexts serve the next call)."""
+    for ctx in ctxs:
+        if ctx is not None:
+            ctx.saved_tensors = ()
+            if ctx.__dict__:
+                ctx.__dict__.clear()
+
+
+_FINE = {np.ndarray, type(None)}
+
+
+def _unshared(out: list, seeds) -> list:
+    """The inputs' gradients as arrays, none of them the same array as another's or a
+    seed (an op may hand one array to two inputs): a repeat becomes a view."""
+    ids = set(map(id, out))
+    if len(ids) == len(out) and set(map(type, out)) <= _FINE and not any(
+            id(g) in ids for g in seeds if g is not None):
+        return out
+    seen = {id(g) for g in seeds if g is not None}
+    for k, g in enumerate(out):
+        if g is not None and type(g) is not np.ndarray:
+            out[k] = np.asarray(g)
+        elif g is not None and g.base is None:
+            if id(g) in seen:
+                out[k] = g.view()
+            seen.add(id(g))
+    return out
 
 
 def _freeze(x):
