@@ -268,14 +268,22 @@ class Walk:
                 unsent += u
                 paths += leaf_paths
                 if through is not None:  # paths to each input, as the recorded nodes lead
-                    for p, m in zip(ins, through):
+                    i = 0
+                    for p in ins:
+                        pg = grads[i]
+                        m = through[i]
+                        i += 1
                         s = get(p)
                         if s is None:
                             s = memo[p] = _new(Slot)
-                            s.grad = None
-                            s.paths = m - n  # (the loop below adds n)
+                            s.grad = pg
+                            s.paths = m
                         else:
-                            s.paths += m - n
+                            s.paths += m
+                            if pg is not None:
+                                t = s.grad
+                                s.grad = pg if t is None else p._add_grads(t, pg)
+                    continue
             i = 0
             for p in ins:  # (indexing is measurably faster than zip here)
                 pg = grads[i]

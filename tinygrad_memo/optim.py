@@ -115,35 +115,24 @@ class Optimizer:
         >>> opt = Adam([w]); opt.zero_grad(); w.grad is None
         True
         """
-        for p in self.params:
-            if isinstance(p, Value):
-                p.grad = 0.0
-            elif set_to_none or p.grad is None:
-                p.grad = None
+        for _, t in self._tensors:
+            if set_to_none or t._grad is None:
+                t._grad = None
             else:
-                p.grad = np.zeros_like(p.data)
+                t._grad = np.zeros_like(t.data)
+        for v in self._values:
+            v.grad = 0.0
 
-    def _slots(self):
-        """Yield (key, param array, grad array); arrays of the Value slot are written back."""
-        for i, t in self._tensors:
-            g = t.grad
-            if g is None:
-                continue
-            g = g.data if isinstance(g, Tensor) else np.asarray(g)
-            if g.shape != t.shape:
-                raise ValueError(
-                    f"{type(self).__name__}.step: parameter {i} has shape {t.shape} but its "
-                    f"grad has shape {g.shape}"
-                )
-            yield i, t.data, g
-            bump(t)  # written in place: ops that saved it before now refuse to backward
-        if self._values:
-            vals = self._values
-            p = np.fromiter((v.data for v in vals), dtype=np.float64, count=len(vals))
-            g = np.fromiter((float(v.grad) for v in vals), dtype=np.float64, count=len(vals))
-            yield "values", p, g
-            for v, x in zip(vals, p.tolist()):
-                v.data = x
+    def _grad_of(self, i, t) -> np.ndarray:
+        """Parameter ``i``'s gradient as an array of its shape (else a ValueError)."""
+        g = t._grad
+        g = g.data if isinstance(g, Tensor) else np.asarray(g)
+        if g.shape != t.data.shape:
+            raise ValueError(
+                f"{type(self).__name__}.step: parameter {i} has shape {t.shape} but its "
+                f"grad has shape {g.shape}"
+            )
+        return g
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place.
@@ -153,8 +142,26 @@ class Optimizer:
         >>> SGD([v], lr=0.25).step(); v.data
         0.75
         """
-        for key, p, g in self._slots():
-            self._update(self.state.setdefault(key, {}), p, g)
+        state, update = self.state, self._update
+        for i, t in self._tensors:
+            g = t._grad
+            if g is None:
+                continue
+            p = t.data
+            if type(g) is not np.ndarray or g.shape != p.shape:
+                g = self._grad_of(i, t)
+            s = state.get(i)
+            if s is None:
+                s = state[i] = {}
+            update(s, p, g)
+            bump(t)  # written in place: ops that saved it before now refuse to backward
+        if self._values:
+            vals = self._values
+            p = np.fromiter((v.data for v in vals), dtype=np.float64, count=len(vals))
+            g = np.fromiter((float(v.grad) for v in vals), dtype=np.float64, count=len(vals))
+            update(state.setdefault("values", {}), p, g)
+            for v, x in zip(vals, p.tolist()):
+                v.data = x
 
     def _update(self, state: dict, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
         raise NotImplementedError

@@ -162,8 +162,7 @@ class CallState:
             if reached >> bit & 1:
                 ps, lp = plan.paths[bit]
                 leaf_paths += n * lp
-                for j in range(m):
-                    through[j] += n * ps[j]
+                through = [t + n * p for t, p in zip(through, ps)]
         walk_unsent = self.unsent_ports + (0 if sent else m)
         self.reached = 0
         self.unsent_ports = 0
