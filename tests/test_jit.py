@@ -409,6 +409,29 @@ def test_data_the_same_in_both_recordings_is_guarded():
     for x in (a, a, a, b, b, b, a):
         assert step(x).item() == fn(x).item()
     assert step.plans[0].replays >= 2
+    # the comparison is bit for bit: the same NaN replays, 0.0 -> -0.0 records again
+    big = np.arange(20_000.0)  # (above the size compared as bytes)
+    for x in (np.array([np.nan, 1.0]), np.array([0.0, 1.0]), big):
+        v = Tensor(np.ones_like(x), requires_grad=True)
+
+        def fn(x, v=v):
+            return (Tensor(x / 2) * v).sum()
+
+        step = tm.jit(fn)
+        for _ in range(3):
+            step(x.copy())
+        assert step.plans[0].replays == 1
+        if x[0] == 0.0:
+            y = x.copy()
+            y[0] = -0.0
+            step(y)
+            assert step.plans[0].replays == 1  # (recorded again, not replayed)
+        if x is big:
+            y = x.copy()
+            y[-1] += 1  # a change past the bytes compared at once: recorded again
+            with pytest.warns(JitWarning, match="graph changed"):
+                assert step(y).item() == fn(y).item()
+            assert step.plans[0].replays == 1
 
 
 def _plan(step):

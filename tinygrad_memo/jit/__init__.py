@@ -13,6 +13,7 @@ and replays it: no graph objects, no sorting, no Python dispatch per node.
 
 from __future__ import annotations
 
+import operator
 import warnings
 from typing import NamedTuple
 
@@ -103,7 +104,8 @@ class _Entry:
         self.links = None
         self.replays = 0
         self.reason = None
-        self.checks: list = []  # captured tensors: (tensor, shape, dtype, requires_grad)
+        self.checked: list = []  # captured tensors
+        self.checks: list = []  # and what they were: (shape, dtype, requires_grad)
         self.snapshot = None  # the traced data of the first recording
         self.same_args: list = []  # (argument index, data) unchanged between the recordings
 
@@ -242,10 +244,11 @@ class Jit:
         roots = roots_of(self.fn) + [(lambda x=x: x, x) for x in leaves if _opaque(x)]
         if plan.kind == "tensor":
             captured = [t for _, t in plan.captured]
-            entry.checks = [(t, t.data.shape, t.data.dtype, t._rg) for t in captured]
+            entry.checked = captured
+            entry.checks = list(map(_KEY, captured))
         else:
             captured = [v for _, v in plan.captured]
-            entry.checks = []
+            entry.checked, entry.checks = [], []
         entry.links = Links(roots, captured)
 
     def _give_up(self, entry, reason, where=None) -> None:
@@ -265,10 +268,8 @@ class Jit:
     def _guard(entry, leaves) -> bool:
         """The captured parameters are the recorded ones, with the recorded shapes; an
         argument that was the same in both recordings is the same still."""
-        for t, shape, dtype, rg in entry.checks:
-            d = t.data
-            if d.shape != shape or d.dtype != dtype or t._rg != rg:
-                return False
+        if list(map(_KEY, entry.checked)) != entry.checks:
+            return False
         for i, then in entry.same_args:
             if not _same(_data(leaves[i]), then):
                 return False
@@ -371,10 +372,19 @@ def _args_data(leaves) -> list:
     return out
 
 
+_KEY = operator.attrgetter("data.shape", "data.dtype", "_rg")  # what the guard checks
+
+
 def _same(a, b) -> bool:
-    if isinstance(b, np.ndarray):  # (equal_nan only if needed: it is ten times slower)
-        return a.shape == b.shape and (np.array_equal(a, b) or
-                                       np.array_equal(a, b, equal_nan=True))
+    """Whether argument data ``a`` is still ``b``: bit for bit for arrays (a NaN is the
+    same NaN; -0.0 is not 0.0, so such a change records again)."""
+    if isinstance(b, np.ndarray):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        if a.nbytes <= 1 << 16:  # (bytes compared: several times faster than array_equal)
+            return a.tobytes() == b.tobytes()
+        return np.array_equal(a.view(np.uint8), b.view(np.uint8)) if a.flags.c_contiguous \
+            else a.tobytes() == b.tobytes()
     return a == b or (a != a and b != b)
 _CONTAINERS = (list, tuple, dict)
 
