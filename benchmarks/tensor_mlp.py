@@ -9,8 +9,9 @@ one writes it, and with every buffer allocated once, ``out=`` everywhere),
 tinygrad_memo eager, tinygrad_memo with the forward jitted (``tm.jit``), PyTorch
 CPU. All start from the same weights and data; their losses and gradients are
 checked to agree over three steps before anything is timed (the jitted replay
-bit for bit with eager). Prints median time per step, the ratios to the numpy
-with buffers, and the peak memory of one step above the memory after set-up
+bit for bit with eager). Prints median time per step (the numpy and tinygrad_memo
+implementations timed in turns, block by block, PyTorch after them), the ratios to
+the numpy with buffers, and the peak memory of one step above the memory after set-up
 (tracemalloc sees numpy's allocations, not PyTorch's).
 
     python benchmarks/tensor_mlp.py [--repeats N] [--quick] [--sizes small,large,deep]
@@ -285,6 +286,26 @@ def time_steps(model, x, y, repeats):
     return statistics.median(times)
 
 
+def time_interleaved(models: dict, x, y, repeats) -> dict:
+    """Median time per step of each model, timed in turns (one block of steps of each
+    model per round, ``repeats`` rounds), so that a slow spell of the machine falls
+    on every model alike instead of on whichever ran then."""
+    for m in models.values():
+        for _ in range(3):  # warm-up
+            m.step(x, y)
+    t0 = time.perf_counter()
+    models[BASE].step(x, y)
+    block = max(1, min(50, int(0.01 / max(time.perf_counter() - t0, 1e-6))))  # ~10 ms blocks
+    blocks: dict = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, m in models.items():
+            t0 = time.perf_counter()
+            for _ in range(block):
+                m.step(x, y)
+            blocks[name].append((time.perf_counter() - t0) / block)
+    return {name: statistics.median(b) for name, b in blocks.items()}
+
+
 def peak_memory(model, x, y):
     """Peak bytes allocated (numpy/Python, via tracemalloc) during one step."""
     model.step(x, y)
@@ -304,8 +325,8 @@ def run(sizes, repeats):
     rows = []
     for size in sizes:
         models, x, y = make_models(size)
-        med = {name: time_steps(m, x, y, repeats) for name, m in models.items()
-               if name != "pytorch"}
+        med = time_interleaved({n: m for n, m in models.items() if n != "pytorch"}, x, y,
+                               repeats)
         mem = {k: peak_memory(models[k], x, y) for k in models if k != "pytorch"}
         rows.append((size, med, mem, models, x, y))
     for _size, med, _mem, models, x, y in rows:  # PyTorch last, for the same reason

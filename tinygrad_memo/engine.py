@@ -315,19 +315,19 @@ def leaves_early(order: list) -> list:
     >>> [n is w1 or n is w2 for n in leaves_early(topological_order(y))]
     [True, False, True, False]
     """
-    pending = {n for n in order if not n._inputs}  # the leaves not placed yet
     out: list = []
-    append, take = out.append, pending.remove
+    placed: set = set()  # the leaves placed so far
+    append, place = out.append, placed.add
     for node in order:
         ins = node._inputs
         if ins:
             for c in ins:
-                if c in pending:
-                    take(c)
+                if not c._inputs and c not in placed:
+                    place(c)
                     append(c)
             append(node)
-    if pending:  # leaves no node consumes (a root that is a leaf)
-        out.extend(n for n in order if n in pending)
+    if len(out) != len(order):  # leaves no node consumes (a root that is a leaf)
+        out.extend(n for n in order if not n._inputs and n not in placed)
     return out
 
 

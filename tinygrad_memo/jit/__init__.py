@@ -289,11 +289,11 @@ class Jit:
         kinds = plan.slots
         ports = {}
         if STATE.enabled and plan.ports and plan.inputs:
-            inputs = [leaves[p] if a else p for a, p in plan.input_nodes]
+            inputs = _nodes(plan.input_nodes, leaves)
             state = CallState(plan, ctxs, vals, inputs, draws)
             if plan.saved_nodes:  # (for the version check of its backward)
-                state.versions = [(t, t._version) for t in
-                                  (leaves[p] if a else p for a, p in plan.saved_nodes)]
+                saved = _nodes(plan.saved_nodes, leaves)
+                state.versions = list(zip(saved, map(_VERSION, saved)))
             made = call_node(state, self.__name__, [vals[p] for p in plan.ports])
             pool.lend(state)
             ports = dict(zip(plan.ports, made))
@@ -387,6 +387,15 @@ def _same(a, b) -> bool:
             else a.tobytes() == b.tobytes()
     return a == b or (a != a and b != b)
 _CONTAINERS = (list, tuple, dict)
+
+
+_VERSION = operator.attrgetter("_version")
+
+
+def _nodes(where: list, leaves) -> list:
+    """The tensors of a call at ``where``'s places: ``(True, i)`` is argument ``i``,
+    ``(False, t)`` a captured tensor ``t``."""
+    return [leaves[p] if a else p for a, p in where]
 
 
 def _slot_node(slot, leaves):

@@ -90,7 +90,8 @@ class Linear(Function, name="linear"):
                 f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
                 "(expected input (..., in_features) and weight (out_features, in_features))"
             )
-        if bias is not None and np.shape(bias) not in ((weight.shape[0],), ()):
+        if bias is not None and (bias.shape if type(bias) is np.ndarray else np.shape(bias)) not in (
+                (weight.shape[0],), ()):
             raise ValueError(
                 f"linear: bias of shape {np.shape(bias)} does not fit weight of shape "
                 f"{weight.shape} (expected ({weight.shape[0]},))"
