@@ -493,3 +493,58 @@ def _check_against_eager(f, a, b):
         np.testing.assert_array_equal(ga, a.grad)
         np.testing.assert_array_equal(gb, b.grad)
     assert _plan(step).run_backward is not None
+
+
+def test_replays_write_into_the_arrays_of_the_previous_call():
+    """Ops that take out= (linear, ufunc unaries, Tensor(...) copies) write a replay's
+    intermediates into the arrays the previous replay made: allocated once, and the
+    results still those of eager."""
+    eager, jitted = _twins(5)
+    step = tm.jit(lambda x, y: _loss(jitted, Tensor(x), y))
+    rng = np.random.default_rng(6)
+    seen = []
+    for _ in range(6):
+        x = rng.normal(size=(6, 3))
+        y = rng.integers(0, 4, 6)
+        l1, l2 = _loss(eager, Tensor(x), y), step(x, y)
+        l1.backward()
+        l2.backward()
+        assert l1.item() == l2.item()
+        for a, b in zip(eager, jitted):
+            np.testing.assert_array_equal(a.grad, b.grad)
+        _sgd(eager)
+        _sgd(jitted)
+        entry = next(iter(step._entries.values()))
+        states = entry.pool.free + [s.data for s in entry.pool.busy] if entry.pool else []
+        if states:  # (one call in flight at a time: one state, reused)
+            (state,) = states
+            bufs = [state.bufs[s] for s in sorted(entry.plan.buffered)]
+            assert all(type(b) is np.ndarray for b in bufs)
+            seen.append([id(b) for b in bufs])
+    plan = _plan(step)
+    assert len(plan.buffered) == 3  # Tensor(x), linear, tanh (the loss is an output)
+    assert "out=B[" in plan.forward_source and "_copyto" in plan.forward_source
+    assert seen[-1] == seen[-2] == seen[-3]  # the same arrays, replay after replay
+
+
+def test_an_output_that_views_an_intermediate_is_never_overwritten():
+    """An output that is a view of an intermediate keeps that intermediate out of the
+    reused arrays: earlier outputs keep their values after later calls."""
+    w = Tensor([0.5, -1.0, 2.0], requires_grad=True)
+
+    def f(x):
+        h = (x * w).tanh()
+        return h[1:], h.sum()
+
+    step = tm.jit(f)
+    xs = [Tensor([1.0 + k, 2.0, -k]) for k in range(5)]
+    kept = []
+    for x in xs:
+        part, total = step(x)
+        total.backward()  # (the call's arrays may serve the next call from now on)
+        kept.append(part)
+    for x, out in zip(xs, kept):
+        np.testing.assert_array_equal(out.data, f(x)[0].data)
+    plan = _plan(step)
+    (tanh,) = [st for st in plan.steps if st.name == "tanh"]
+    assert tanh.out not in plan.buffered

@@ -257,6 +257,10 @@ class Function:
     #: whether the op is one of the library's own (its gradients are trusted not to
     #: alias arrays it holds); custom Functions' gradients are copied when needed
     builtin: bool = False
+    #: whether ``forward`` takes ``out=``, an array of the result's shape and dtype to
+    #: write the result into (``tm.jit``'s replay passes the array of its previous
+    #: replay, so a replayed step allocates nothing; eager calls never pass it)
+    writes_out: bool = False
 
     def __init_subclass__(cls, name: str | None = None, **kwargs):
         super().__init_subclass__(**kwargs)

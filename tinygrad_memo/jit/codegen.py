@@ -45,9 +45,12 @@ def _build(code: list, env: dict, name: str):
 def compile_forward(plan, tp) -> None:
     """``plan.run_forward(arg_leaves, ctxs) -> vals``, generated (``tp``: the plan module)."""
     env = {"_as_array": _as_array, "_ndarray": np.ndarray, "_np_array": np.array,
+           "_copyto": np.copyto,
            "_asarray": np.asarray, "_fill": tp._fill}
     code = ["def replay_forward(A, C):"]
     body = code.append
+    if plan.buffered:
+        body("    B = C.bufs")
     for s, ((kind, _, _), value) in enumerate(zip(plan.slots, plan.template)):
         if kind == tp.CONST:
             env[f"k{s}"] = value
@@ -72,11 +75,21 @@ def compile_forward(plan, tp) -> None:
                     args.append(f"{k}=w{i}_{k}")
             body(f"    c = C[{i}]; c.saved_tensors = (); d = c.__dict__")
             body("    if d: d.clear()")
+            if step.out in plan.buffered:  # into the array of the previous call
+                args.append(f"out=B[{step.out}]")
             body(f"    {out} = f{i}({', '.join(args)})")
             body(f"    if type({out}) is not _ndarray: {out} = _as_array(c, {out})")
+            if step.out in plan.buffered:
+                body(f"    B[{step.out}] = {out}")
         elif step.kind == tp.CONVERT:
             env[f"dt{i}"] = step.dtype
-            body(f"    {out} = _np_array(v{step.index[0]}, dtype=dt{i})")
+            src = f"v{step.index[0]}"
+            if step.out in plan.buffered:  # the copy goes into the array of the previous call
+                body(f"    {out} = B[{step.out}]")
+                body(f"    if {out} is None: {out} = B[{step.out}] = _np_array({src}, dtype=dt{i})")
+                body(f"    else: _copyto({out}, {src}, casting='unsafe')")
+            else:
+                body(f"    {out} = _np_array({src}, dtype=dt{i})")
         elif step.kind == tp.CALL:
             env[f"f{i}"] = step.fn
             body(f"    {out} = _asarray(f{i}({', '.join(f'v{s}' for s in step.index)}))")

@@ -93,6 +93,13 @@ class Step:
         return self.get(vals) if self.get is not None else ()
 
 
+class CallData(list):
+    """The contexts of one call's ops (a list, one per step) and ``bufs``, the arrays its
+    ops wrote into (by slot)."""
+
+    __slots__ = ("bufs",)
+
+
 class TensorPlan:
     """A recorded Tensor function, ready to replay (see the module docstring).
 
@@ -292,9 +299,31 @@ class TensorPlan:
             slot_of[id(t)] = s
         self.outputs = [self._output(x) for x in outputs]
         self.nslots = len(self.slots)
+        self.buffered = self._buffered()
         for i, step in enumerate(self.steps):
             step.at = i
         self._grad_structure()
+
+    def _buffered(self) -> set:
+        """The slots whose op writes into ``out=`` (``Function.writes_out``; and
+        ``Tensor(...)`` of a traced array, a copy) and whose array is never handed
+        out: not an output, and no output's array a view of it. A call writes these
+        into the arrays of the previous call with the same state."""
+        outs = [self.slots[o[1]][1] for o in self.outputs if o[0] == "tensor"]
+        outs = [t.data for t in outs if isinstance(t, Tensor)]
+        taken = {o[1] for o in self.outputs if o[0] == "tensor"}
+        found = set()
+        for step in self.steps:
+            if step.kind != CONVERT and (step.kind != OP or not step.fn.writes_out
+                                         or "out" in step.kw):
+                continue
+            s = step.out
+            t = self.slots[s][1]
+            if s in taken or not isinstance(t, Tensor) or type(t.data) is not np.ndarray:
+                continue
+            if not any(np.may_share_memory(t.data, o) for o in outs):
+                found.add(s)
+        return found
 
     def _traceable(self, source) -> bool:
         if isinstance(source, Tensor):
@@ -416,8 +445,11 @@ class TensorPlan:
 
     # -- replaying -------------------------------------------------------------------------------
     def new_state(self) -> list:
-        """One reusable Context per recorded op (a call in flight owns one such state)."""
-        ctxs = []
+        """One reusable Context per recorded op (a call in flight owns one such state),
+        and in ``.bufs`` the arrays its ops wrote into at the last call (see
+        :attr:`buffered`)."""
+        ctxs = CallData()
+        ctxs.bufs = [None] * self.nslots
         for step in self.steps:
             if step.kind != OP:
                 ctxs.append(None)
@@ -519,8 +551,9 @@ class TensorPlan:
                 args = []
                 for p, s in enumerate(step.index):
                     if step.tensor_args[p]:
-                        if ts[s] is None:
-                            ts[s] = Tensor._make(vals[s], False)
+                        if ts[s] is None:  # (a copy of an array a later call writes into)
+                            v = vals[s]
+                            ts[s] = Tensor._make(v.copy() if s in self.buffered else v, False)
                         args.append(ts[s])
                     else:
                         args.append(vals[s])

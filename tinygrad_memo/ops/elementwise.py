@@ -67,6 +67,14 @@ def _shape(x) -> tuple:
     return getattr(x, "shape", ())
 
 
+def _is_ufunc(f) -> bool:
+    """Whether ``f`` is a numpy ufunc (or one with leading arguments bound), which
+    takes ``out=``."""
+    if isinstance(f, functools.partial):
+        return isinstance(f.func, np.ufunc) and not f.keywords
+    return isinstance(f, np.ufunc)
+
+
 def _array(x) -> np.ndarray:
     """A ufunc on 0-d arrays returns a numpy scalar: make it the array the node will
     hold, so that an op saving its output saves the node's own data (create_graph
@@ -157,6 +165,8 @@ class Unary(Elementwise):
         if cls.params and "forward" not in cls.__dict__:
             cls.forward = classmethod(_forward_with_params(cls.params))
             cls.backward = classmethod(_backward_with_params)
+        # numpy writes the result into out= where the op's array function is a ufunc
+        cls.writes_out = cls.forward.__func__ is Unary.forward.__func__ and _is_ufunc(cls.array)
 
     @classmethod
     def bind(cls, args: tuple, kwargs: dict) -> tuple:
@@ -191,8 +201,8 @@ class Unary(Elementwise):
                 raise TypeError(f"{cls.name}: {k} must be a number, got {v!r}")
 
     @classmethod
-    def forward(cls, ctx, x):
-        out = _array(cls.array(x))
+    def forward(cls, ctx, x, out=None):
+        out = _array(cls.array(x) if out is None else cls.array(x, out=out))
         sx, so = cls._saves
         if sx or so:
             ctx.saved_tensors = (x if sx else None, out if so else None)

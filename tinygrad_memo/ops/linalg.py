@@ -83,8 +83,10 @@ class Linear(Function, name="linear"):
     """``x @ weight.T + bias`` (weight of shape (out, in)) as one op, like PyTorch's
     addmm: one node instead of transpose, matmul and add."""
 
+    writes_out = True
+
     @staticmethod
-    def forward(ctx, x, weight, bias=None):
+    def forward(ctx, x, weight, bias=None, out=None):
         if x.ndim < 1 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
             raise ValueError(
                 f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
@@ -97,7 +99,7 @@ class Linear(Function, name="linear"):
                 f"{weight.shape} (expected ({weight.shape[0]},))"
             )
         ctx.save_for_backward(x, weight)
-        out = x @ weight.T
+        out = np.matmul(x, weight.T, out=out)
         if bias is not None:
             out += bias
         return out
