@@ -38,6 +38,19 @@ def _sgd(ws, lr=0.1):
         w.grad = None
 
 
+def _step_both(eager, jitted, step, x, y, eager_x=None):
+    """One training step eagerly and jitted: losses, BackwardStats and gradients equal
+    bit for bit, then an SGD update of both. Returns the jitted loss."""
+    l1, l2 = _loss(eager, x if eager_x is None else eager_x, y), step(x, y)
+    assert l1.backward() == l2.backward()
+    assert l1.item() == l2.item()
+    for a, b in zip(eager, jitted):
+        np.testing.assert_array_equal(a.grad, b.grad)
+    _sgd(eager)
+    _sgd(jitted)
+    return l2
+
+
 def test_tensor_steps_replay_as_eager():
     """Five training steps: losses, gradients and BackwardStats equal eager's, bit for bit
     (the same numpy calls in the same order), with new data and updated parameters."""
@@ -47,14 +60,7 @@ def test_tensor_steps_replay_as_eager():
     for _i in range(5):
         x = Tensor(rng.normal(size=(6, 3)))
         y = rng.integers(0, 4, 6)
-        l1, l2 = _loss(eager, x, y), step(x, y)
-        s1, s2 = l1.backward(), l2.backward()
-        assert l1.item() == l2.item()
-        assert s1 == s2
-        for a, b in zip(eager, jitted):
-            np.testing.assert_array_equal(a.grad, b.grad)
-        _sgd(eager)
-        _sgd(jitted)
+        l2 = _step_both(eager, jitted, step, x, y)
     (plan,) = step.plans
     assert plan.status == "ready" and plan.replays == 3
     assert type(l2).__name__ == "TensorOutput" and l2.grad_fn.name == "jit"
@@ -449,13 +455,7 @@ def test_generated_replay_code_runs_and_gives_eager_bit_for_bit():
     for i in range(6):
         x = Tensor(rng.normal(size=(6, 3)))
         y = rng.integers(0, 4, 6)
-        l1, l2 = _loss(eager, x, y), step(x, y)
-        assert l1.backward() == l2.backward()
-        assert l1.item() == l2.item()
-        for a, b in zip(eager, jitted):
-            np.testing.assert_array_equal(a.grad, b.grad)
-        _sgd(eager)
-        _sgd(jitted)
+        _step_both(eager, jitted, step, x, y)
         if i >= 3:  # (two recordings, then one interpreted replay)
             plan = _plan(step)
             assert plan.run_backward is not None
@@ -506,14 +506,7 @@ def test_replays_write_into_the_arrays_of_the_previous_call():
     for _ in range(6):
         x = rng.normal(size=(6, 3))
         y = rng.integers(0, 4, 6)
-        l1, l2 = _loss(eager, Tensor(x), y), step(x, y)
-        l1.backward()
-        l2.backward()
-        assert l1.item() == l2.item()
-        for a, b in zip(eager, jitted):
-            np.testing.assert_array_equal(a.grad, b.grad)
-        _sgd(eager)
-        _sgd(jitted)
+        _step_both(eager, jitted, step, x, y, eager_x=Tensor(x))
         entry = next(iter(step._entries.values()))
         states = entry.pool.free + [s.data for s in entry.pool.busy] if entry.pool else []
         if states:  # (one call in flight at a time: one state, reused)

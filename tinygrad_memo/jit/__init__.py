@@ -298,7 +298,7 @@ class Jit:
             pool.lend(state)
             ports = dict(zip(plan.ports, made))
         else:
-            _clear(ctxs)
+            _tp.release_saved(ctxs)
             pool.give_back(ctxs)
         results = []
         for o in plan.outputs:
@@ -407,14 +407,6 @@ def _plain_value(x) -> Value:
     v = Value(x)
     v._d0 = False  # (made as in no_grad: no graph)
     return v
-
-
-def _clear(ctxs) -> None:
-    for ctx in ctxs:
-        if ctx is not None:
-            ctx.saved_tensors = ()
-            if ctx.__dict__:
-                ctx.__dict__.clear()
 
 
 def _opaque(x) -> bool:

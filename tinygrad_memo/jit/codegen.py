@@ -6,9 +6,9 @@ never changes, so that interpretation is memoized too: :func:`compile_forward`
 and :func:`compile_backward` write the plan out as one Python function (one line
 per op call, each slot a local variable) and compile it, as ``torch.fx`` and
 tinygrad's JIT do. The generated code calls the same ``forward`` and
-``backward`` of each op, in the same order, with the same arguments as the
-interpreted replay (which remains the reference, and runs what is not
-generated): the results are identical.
+``backward`` of each op as an eager call, in the recorded order, so the results
+are eager's. The backward is interpreted (``TensorPlan.backward``) until one pass
+has shown that the generated form applies.
 
 >>> import tinygrad_memo as tm
 >>> w = tm.Tensor([1.0, 2.0], requires_grad=True)
@@ -42,8 +42,10 @@ def _build(code: list, env: dict, name: str):
     return env[name], src
 
 
-def compile_forward(plan, tp) -> None:
-    """``plan.run_forward(arg_leaves, ctxs) -> vals``, generated (``tp``: the plan module)."""
+def compile_forward(plan) -> None:
+    """``plan.run_forward(arg_leaves, ctxs) -> vals``, generated."""
+    from . import tensor_plan as tp  # (which imports this module)
+
     env = {"_as_array": _as_array, "_ndarray": np.ndarray, "_np_array": np.array,
            "_copyto": np.copyto,
            "_asarray": np.asarray, "_fill": tp._fill}
@@ -95,20 +97,20 @@ def compile_forward(plan, tp) -> None:
             body(f"    {out} = _asarray(f{i}({', '.join(f'v{s}' for s in step.index)}))")
         else:  # an argument holding traced arrays: its template filled in
             env[f"tpl{i}"] = step.template
-            refs = sorted(_refs(step.template, tp))
+            refs = sorted(_refs(step.template, tp._Ref))
             body(f"    {out} = _fill(tpl{i}, {{{', '.join(f'{r}: v{r}' for r in refs)}}})")
     body(f"    return [{', '.join(f'v{s}' for s in range(plan.nslots))}]")
     plan.run_forward, plan.forward_source = _build(code, env, "replay_forward")
 
 
-def _refs(template, tp) -> set:
+def _refs(template, ref) -> set:
+    """The slots a BUILD step's template reads (``ref``: the slot-reference class)."""
     t = type(template)
-    if t is tp._Ref:
+    if t is ref:
         return {template.slot}
-    if t is tuple or t is list:
-        return set().union(*(_refs(x, tp) for x in template)) if template else set()
-    if t is dict:
-        return set().union(*(_refs(x, tp) for x in template.values())) if template else set()
+    if t is tuple or t is list or t is dict:
+        items = template.values() if t is dict else template
+        return set().union(*(_refs(x, ref) for x in items))
     return set()
 
 

@@ -25,7 +25,6 @@ plan is only trusted once a second recording has reproduced every constant.
 from __future__ import annotations
 
 import operator
-import sys
 
 import numpy as np
 
@@ -35,9 +34,6 @@ from ..tensor import Tensor
 from . import codegen
 
 __all__ = ["TensorPlan"]
-
-_this = sys.modules[__name__]
-compile_forward = codegen.compile_forward
 
 _new = object.__new__
 
@@ -83,14 +79,9 @@ def _has_ref(template) -> bool:
 class Step:
     """One recorded call (or a ``Tensor(...)`` conversion) of a plan."""
 
-    __slots__ = ("kind", "fn", "index", "get", "one", "kw", "out", "needs", "routes", "name",
+    __slots__ = ("kind", "fn", "index", "kw", "out", "needs", "routes", "name",
                  "nargs", "builtin", "edges", "tensor_args", "dtype", "template", "at", "cone",
                  "plain")
-
-    def arguments(self, vals) -> tuple:
-        if self.one:
-            return (vals[self.index[0]],)
-        return self.get(vals) if self.get is not None else ()
 
 
 class CallData(list):
@@ -263,8 +254,8 @@ class TensorPlan:
     def _step(kind):
         s = _new(Step)
         s.kind = kind
-        s.fn = s.get = s.kw = s.routes = s.template = s.dtype = None
-        s.one = s.plain = False
+        s.fn = s.kw = s.routes = s.template = s.dtype = None
+        s.plain = False
         s.index = ()
         s.needs = ()
         s.edges = s.cone = 0
@@ -339,16 +330,11 @@ class TensorPlan:
         step.nargs = len(call_args)
         step.tensor_args = tuple(isinstance(a, Tensor) for a in call_args)
         step.index = tuple(self._ref(a) for a in call_args)
-        if len(step.index) == 1:
-            step.one = True
-        elif step.index:
-            step.get = operator.itemgetter(*step.index)
         kw = {}
         for name, v in call_kwargs.items():
             r = self._template(v)
             kw[name] = _Ref(self._ref(v)) if _has_ref(r) else v
         step.kw = kw
-        step.template = any(type(v) is _Ref for v in kw.values())  # kwargs read from slots
         step.needs = tuple(needs)
         s = step.out = self._new_slot(COMPUTED, t, None, t._rg)
         saved = t._ctx.saved_tensors if t._ctx is not None else ()
@@ -468,7 +454,7 @@ class TensorPlan:
         """Every slot's array for this call: the recorded calls run on new data, by the
         plan's generated code (:mod:`.codegen`)."""
         if self.run_forward is None:
-            compile_forward(self, _this)
+            codegen.compile_forward(self)
         return self.run_forward(arg_leaves, ctxs)
 
     def backward(self, ctxs, vals, seeds, reached: int, release: bool):
@@ -482,7 +468,7 @@ class TensorPlan:
         if run is not None and seeds[0] is not None:
             out, unsent = run(ctxs, seeds[0], reached)
             if release:
-                _release(ctxs)
+                release_saved(ctxs)
             return _unshared(out, seeds), unsent
         gs = [None] * self.nslots
         own = [False] * self.nslots  # gs[s] is a sum this pass made (so it may add in place)
@@ -532,7 +518,7 @@ class TensorPlan:
             # and dtypes: fixed by the guard's shapes) needs no checks at the next replays.
             step.plain = plain
         if release:
-            _release(ctxs)
+            release_saved(ctxs)
         if (self.run_backward is None and len(self.ports) == 1 and seeds[0] is not None
                 and all(step.plain for step in self.grad_steps)):
             codegen.compile_backward(self)
@@ -562,7 +548,7 @@ class TensorPlan:
         return ts
 
 
-def _release(ctxs) -> None:
+def release_saved(ctxs) -> None:
     """Let go of what the ops saved for backward (the contexts serve the next call)."""
     for ctx in ctxs:
         if ctx is not None:
