@@ -210,6 +210,28 @@ class JitMLP(MemoMLP):
         return loss.item()
 
 
+class JitStepMLP(MemoMLP):
+    """The whole training step jitted (forward, loss, ``zero_grad``, ``backward``,
+    ``opt.step()``), as TinyJit users write it: a replay runs the recorded forward and
+    backward plans and hands each parameter its gradient, then steps the optimizer."""
+
+    def __init__(self, ws, bs, act):
+        super().__init__(ws, bs, act)
+        model, opt = self.model, self.opt
+
+        def train_step(x, y):
+            loss = F.cross_entropy(model(tm.Tensor(x)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        self.train_step = tm.jit(train_step)
+
+    def step(self, x, y):
+        return self.train_step(x, y).item()
+
+
 # -- PyTorch CPU ---------------------------------------------------------------------------------
 class TorchMLP:
     def __init__(self, ws, bs, act):
@@ -237,7 +259,7 @@ class TorchMLP:
 
 
 IMPLS = {"numpy": NumpyMLP, "numpy buffers": NumpyBuffersMLP, "tinygrad_memo": MemoMLP,
-         "tinygrad_memo jit": JitMLP, "pytorch": TorchMLP}
+         "tinygrad_memo jit": JitMLP, "jit whole step": JitStepMLP, "pytorch": TorchMLP}
 BASE = "numpy buffers"  # the ratios are to the hand-written numpy with buffers allocated once
 
 
@@ -262,17 +284,20 @@ def check_agreement(size):
         losses = {name: m.step(x, y) for name, m in models.items()}
         for name, loss in losses.items():
             assert abs(loss - losses["numpy"]) <= 1e-4 * max(1.0, abs(loss)), (name, losses)
-        for name in ("numpy buffers", "tinygrad_memo", "tinygrad_memo jit"):
+        for name in ("numpy buffers", "tinygrad_memo", "tinygrad_memo jit", "jit whole step"):
             m = models[name]
             grads = m.grads if name == "numpy buffers" else [(w.grad, b.grad) for w, b in
                                                              zip(m.ws, m.bs)]
             for (gw, gb), (hw, hb) in zip(ref.grads, grads):
                 np.testing.assert_allclose(hw, gw, rtol=1e-3, atol=1e-5, err_msg=name)
                 np.testing.assert_allclose(hb, gb, rtol=1e-3, atol=1e-5, err_msg=name)
-    eager, jitted = models["tinygrad_memo"], models["tinygrad_memo jit"]
-    assert jitted.forward.plans[0].replays == 1
-    for a, b in zip(eager.ws + eager.bs, jitted.ws + jitted.bs):  # the replay: bit for bit
-        np.testing.assert_array_equal(a.data, b.data)
+    eager, jitted, whole = (models[k] for k in ("tinygrad_memo", "tinygrad_memo jit",
+                                                  "jit whole step"))
+    assert jitted.forward.plans[0].replays == 1 and whole.train_step.plans[0].replays == 1
+    for a, b, c in zip(eager.ws + eager.bs, jitted.ws + jitted.bs, whole.ws + whole.bs):
+        np.testing.assert_array_equal(a.data, b.data)  # the replays: bit for bit
+        np.testing.assert_array_equal(a.data, c.data)
+        np.testing.assert_array_equal(a.grad, c.grad)
 
 
 def time_steps(model, x, y, repeats):

@@ -374,15 +374,20 @@ def backward(root, grad=None, retain_graph: bool = False, create_graph: bool = F
     >>> x.grad
     7.0
     """
-    if STATE.recorder is not None:  # tm.jit cannot replay what this writes into .grad
-        STATE.recorder.read(root, "backward() (it writes .grad)")
     if isinstance(root, (list, tuple)):
         w = walk(root, grad, retain_graph, create_graph)
     else:  # (one root: the common case, without walk()'s list handling)
         w = Walk([root], [_node(root)._seed(grad, create_graph)], retain_graph, create_graph)
-    for node, slot in w:  # (no local for the gradient: it would outlive the node's turn)
-        if slot.grad is not None and (node._retain or not node._inputs):
-            node._receive(slot.grad, create_graph)  # a leaf, or an interior node that keeps it
+    rec = STATE.recorder
+    if rec is not None:  # inside tm.jit: a step's backward, which a replay may replay
+        rec.backward(root, grad, retain_graph, create_graph, bool(TAPS))
+        STATE.recorder = None  # (the pass itself is not part of the recording)
+    try:
+        for node, slot in w:  # (no local for the gradient: it would outlive the node's turn)
+            if slot.grad is not None and (node._retain or not node._inputs):
+                node._receive(slot.grad, create_graph)  # a leaf, or an interior node keeps it
+    finally:
+        STATE.recorder = rec
     return w.stats
 
 

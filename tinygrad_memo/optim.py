@@ -32,6 +32,7 @@ import numbers
 
 import numpy as np
 
+from .grad_mode import STATE
 from .inplace import bump
 from .tensor import Tensor
 from .value import Value
@@ -115,6 +116,8 @@ class Optimizer:
         >>> opt = Adam([w]); opt.zero_grad(); w.grad is None
         True
         """
+        if STATE.recorder is not None:  # inside tm.jit: every replay resets them again
+            return STATE.recorder.effect(self.zero_grad, set_to_none)
         for _, t in self._tensors:
             if set_to_none or t._grad is None:
                 t._grad = None
@@ -142,6 +145,8 @@ class Optimizer:
         >>> SGD([v], lr=0.25).step(); v.data
         0.75
         """
+        if STATE.recorder is not None:  # inside tm.jit: every replay updates them again
+            return STATE.recorder.effect(self.step, changes_data=True)
         state, update = self.state, self._update
         for i, t in self._tensors:
             g = t._grad
@@ -474,6 +479,8 @@ class _Schedule:
 
     def step(self) -> None:
         """Advance one epoch and set the optimizer's lr."""
+        if STATE.recorder is not None:  # inside tm.jit: every replay advances it again
+            return STATE.recorder.effect(self.step)
         self.last_epoch += 1
         self._last_lr = float(self._lr(self.last_epoch))
         self.optimizer.lr = self._last_lr

@@ -132,10 +132,14 @@ class Tensor(InPlace, NumpyInterop, TensorMethods):
         >>> x.grad = [0.5, 0.5]; x.grad
         array([0.5, 0.5], dtype=float32)
         """
+        if STATE.recorder is not None:  # tm.jit: a replay would not see what it reads
+            STATE.recorder.read(self, ".grad")
         return self._grad
 
     @grad.setter
     def grad(self, value) -> None:
+        if STATE.recorder is not None:  # tm.jit: a replay would not write it
+            STATE.recorder.read(self, "setting .grad")
         if value is not None:
             if not isinstance(value, Tensor):
                 value = np.asarray(value)

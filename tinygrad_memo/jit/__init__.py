@@ -20,6 +20,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import anomaly as _anomaly
+from .. import engine
+from ..engine import TAPS
 from ..grad_mode import STATE
 from ..random import rng
 from ..tensor import Tensor
@@ -216,15 +218,33 @@ class Jit:
         if values and any(isinstance(x, Tensor) for x in nodes):
             self._give_up(entry, "it mixes Values and Tensors")
             return
+        if values and rec.effects:
+            self._give_up(entry, "it steps an optimizer (or zeroes gradients) on Values; a "
+                          "replayed Value step is its forward, backward outside")
+            return
+        roots = [what for kind, what, _ in rec.effects if kind == "backward"]
+        if len(roots) > 1:
+            self._give_up(entry, "it calls backward() more than once")
+            return
+        planned = out_leaves + [r for r in roots if not any(r is x for x in out_leaves)]
         try:
-            plan = (ValuePlan if values else TensorPlan)(rec, leaves, out_leaves)
+            plan = (ValuePlan if values else TensorPlan)(rec, leaves, planned)
         except Exception as e:  # pragma: no cover - a recording this module does not know
             self._give_up(entry, f"its recording could not be planned ({type(e).__name__}: {e})")
             return
         plan.out_structure = out_structure
+        if rec.effects:
+            why = _step_effects(plan, rec, roots)
+            if why:
+                self._give_up(entry, why)
+                return
         if entry.candidate is None:
             entry.candidate = plan
             entry.snapshot = _args_data(leaves)
+            return
+        if plan.effects != entry.candidate.effects:
+            self._give_up(entry, "what it did besides ops (backward, optimizer and schedule "
+                          "steps, zero_grad) changed between the first two calls")
             return
         if plan.fingerprint() != entry.candidate.fingerprint():
             diff = entry.candidate.describe_difference(plan)
@@ -288,6 +308,7 @@ class Jit:
         vals = plan.forward(leaves, ctxs)
         kinds = plan.slots
         ports = {}
+        state = None
         if STATE.enabled and plan.ports and plan.inputs:
             inputs = _nodes(plan.input_nodes, leaves)
             state = CallState(plan, ctxs, vals, inputs, draws)
@@ -319,6 +340,12 @@ class Jit:
                 results.append(o[1].copy())
             else:
                 results.append(o[1])
+        if plan.effects:  # a whole step: its backward, optimizer steps..., in their order
+            for kind, what in plan.effects:
+                if kind == "call":
+                    what[0](*what[1])
+                elif state is not None:  # (else nothing needs a gradient)
+                    _step_backward(state, what, ports[plan.ports[what]])
         return unflatten(plan.out_structure, iter(results))
 
     def _replay_value(self, entry, plan, leaves):
@@ -357,6 +384,51 @@ class Jit:
 
 
 _EAGER_NOW = object()
+
+
+def _step_effects(plan, rec, roots) -> str | None:
+    """Set ``plan.effects`` from the recording's effects (``("call", (method, args))``
+    and ``("backward", port number)``), or say why they cannot be replayed."""
+    by_slot = {id(t): s for s, (kind, t, _) in enumerate(plan.slots) if kind == _tp.COMPUTED}
+    for step in plan.steps:
+        t = plan.slots[step.out][1]
+        if rec.writes_at is not None and getattr(t, "_seq", -1) > rec.writes_at:
+            return ("it computes after opt.step() (a replay runs every op first, then "
+                    "backward and the steps)")
+        if getattr(t, "_retain", False) and roots:
+            return "it keeps an intermediate gradient (retain_grad()) in a backward() inside"
+    effects = []
+    for kind, what, _ in rec.effects:
+        if kind == "call":
+            effects.append((kind, what))
+            continue
+        s = by_slot.get(id(what))
+        if s is None or s not in plan.ports:
+            return "it calls backward() on a tensor it did not compute"
+        bit = plan.ports.index(s)
+        if any(m >> bit & 1 for m in plan.leaf_cones):
+            return ("its backward() reaches a tensor made inside it with requires_grad (whose "
+                    ".grad a replay would not fill)")
+        effects.append((kind, bit))
+    plan.effects = effects
+    return None
+
+
+def _step_backward(state, bit, port) -> None:
+    """``port.backward()`` inside a replayed step: the recorded backward run directly,
+    each input's gradient handed to it, when the inputs are leaves and no hook
+    watches; otherwise through the engine (which walks on into an outer graph)."""
+    if TAPS or any(t._inputs for t in state.inputs):
+        engine.backward(port)
+        return
+    seed = port._seed(None, False)
+    grads = state.vjp(seed if state.single else [(bit, seed)], False, True)
+    i = 0
+    for t in state.inputs:
+        g = grads[i]
+        i += 1
+        if g is not None:
+            t._receive(g, False)
 
 
 def _data(x):

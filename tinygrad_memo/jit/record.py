@@ -12,8 +12,16 @@ no record:
 * ``leaf(tensor, source)``: ``Tensor(source)`` made inside the call;
 * ``alias(tensor, source)``: ``source.detach()``;
 * ``read(node, what)``: a traced value read into Python (``float()``, ``item()``,
-  ``numpy()``, a backward pass...): the plan cannot be replayed, and the place is
-  kept for the warning.
+  ``numpy()``, ``.grad``, ``tm.grad``...): the plan cannot be replayed, and the place
+  is kept for the warning;
+* ``backward(root, grad, retain_graph, create_graph, tapped)``: ``root.backward()``
+  inside the call (a whole training step): replayed by the plan when it is one
+  plain pass (one root, its default seed, no retained or differentiable graph, no
+  hooks), else a read;
+* ``effect(method, *args, changes_data=False)``: an optimizer's ``step()`` or ``zero_grad()``, a
+  Module's ``zero_grad()``, a schedule's ``step()``: called (as is) and called
+  again, in order, by every replay (``changes_data``: it writes parameters, so no op
+  may follow it).
 
 Nothing is recorded when no recorder is installed: each hook is one test.
 """
@@ -66,6 +74,9 @@ class Recorder:
         self.aliases: dict = {}  # id(tensor) -> (tensor, source tensor)
         self.reads: list = []  # (what, file, line)
         self.random = False  # whether the global generator was drawn from
+        self.graph: dict = {}  # id(node) -> (node, fn, args, kwargs, needs, saved) at backward
+        self.effects: list = []  # (kind, what, creation number): replayed after the ops
+        self.writes_at = None  # creation number of the first effect that writes data
 
     def op(self, node, fn, args, kwargs) -> None:
         self.ops[id(node)] = (node, fn, args, kwargs)
@@ -79,6 +90,35 @@ class Recorder:
     def read(self, node, what: str) -> None:
         if self._traced(node):
             self.reads.append((what, *user_frame(2)))
+
+    def backward(self, root, grad, retain_graph, create_graph, tapped) -> None:
+        if grad is not None or retain_graph or create_graph or tapped or not hasattr(
+                root, "_ctx"):
+            what = ("backward() with hooks or checkpoints" if tapped else
+                    "backward() of a Value graph or of several roots"
+                    if not hasattr(root, "_ctx") else
+                    "backward() with a seed, retain_graph or create_graph")
+            self.reads.append((what, *user_frame(2)))
+        else:  # the pass frees the graph's records: the plan is read off this copy
+            for node in engine.topological_order(root):
+                ctx = node._ctx
+                if ctx is not None and node._seq >= self.start:
+                    self.graph[id(node)] = (node, ctx.fn, ctx.call_args, ctx.call_kwargs,
+                                            ctx.needs_input_grad, ctx.saved_tensors)
+            self.effects.append(("backward", root, engine.next_seq()))
+
+    def effect(self, method, *args, changes_data: bool = False):
+        """Record ``method(*args)`` and call it (not recorded itself: its writes are its
+        own, made again by every replay)."""
+        seq = engine.next_seq()
+        self.effects.append(("call", (method, args), seq))
+        if changes_data and self.writes_at is None:
+            self.writes_at = seq
+        STATE.recorder = None
+        try:
+            return method(*args)
+        finally:
+            STATE.recorder = self
 
     def _traced(self, node) -> bool:
         """A node whose value the call depends on: made before it (an argument or a

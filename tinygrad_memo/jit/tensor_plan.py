@@ -100,6 +100,7 @@ class TensorPlan:
     """
 
     kind = "tensor"
+    effects: list | tuple = ()  # what a whole step does besides its ops (see jit)
 
     def __init__(self, rec, arg_leaves, outputs):
         self.start = rec.start
@@ -131,12 +132,16 @@ class TensorPlan:
         i = args.get(id(t))
         if i is not None:
             return ("arg", i)
+        r = rec.graph.get(id(t))  # (a node of a graph that a backward inside freed)
+        if r is not None:
+            return ("op", *r[1:], True)
         ctx = t._ctx
         if ctx is not None and t._seq >= rec.start:
-            return ("op", ctx.fn, ctx.call_args, ctx.call_kwargs, ctx.needs_input_grad)
+            return ("op", ctx.fn, ctx.call_args, ctx.call_kwargs, ctx.needs_input_grad,
+                    ctx.saved_tensors, True)
         r = rec.ops.get(id(t))
         if r is not None:
-            return ("op", r[1], r[2], r[3], (False,) * len(r[2]))
+            return ("op", r[1], r[2], r[3], (False,) * len(r[2]), (), False)
         r = rec.aliases.get(id(t))
         if r is not None:
             return ("alias", r[1])
@@ -154,7 +159,7 @@ class TensorPlan:
                 known.setdefault(id(x.data), x)
             elif type(x) is np.ndarray:
                 known.setdefault(id(x), ("arg", i))
-        for table in (rec.ops, rec.leaves):
+        for table in (rec.graph, rec.ops, rec.leaves):
             for r in table.values():
                 known.setdefault(id(r[0].data), r[0])
         for t, src in rec.aliases.values():
@@ -322,7 +327,7 @@ class TensorPlan:
         return type(source) is np.ndarray and self._known.get(id(source)) is not None
 
     def _op(self, t, kind):
-        _, fn, call_args, call_kwargs, needs = kind
+        _, fn, call_args, call_kwargs, needs, saved, node = kind
         step = self._step(OP if hasattr(fn, "forward") else CALL)
         step.fn = fn
         step.name = getattr(fn, "name", None) or fn.__name__
@@ -337,11 +342,10 @@ class TensorPlan:
         step.kw = kw
         step.needs = tuple(needs)
         s = step.out = self._new_slot(COMPUTED, t, None, t._rg)
-        saved = t._ctx.saved_tensors if t._ctx is not None else ()
         for p, a in enumerate(call_args):  # inputs whose arrays backward reads
             if isinstance(a, Tensor) and any(x is a.data for x in saved):
                 self.saved_slots.add(step.index[p])
-        if t._rg and t._ctx is not None:  # a node of the eager graph: the backward plan runs it
+        if t._rg and node:  # a node of the eager graph: the backward plan runs it
             step.routes = tuple(
                 (p, step.index[p], call_args[p].shape, call_args[p].dtype)
                 for p, n in enumerate(needs) if n

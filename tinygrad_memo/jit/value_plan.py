@@ -84,6 +84,7 @@ class ValuePlan:
     """A recorded Value function, ready to replay (see the module docstring)."""
 
     kind = "value"
+    effects: list | tuple = ()  # what a whole step does besides its ops (see jit)
 
     def __init__(self, rec, arg_leaves, outputs):
         self.start = rec.start

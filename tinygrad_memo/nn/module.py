@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..grad_mode import STATE
 from ..hooks import ModuleHooks
 from ..inplace import bump
 from ..tensor import Tensor
@@ -391,8 +392,13 @@ class Module:
         >>> lin.zero_grad(); lin.weight.grad is None
         True
         """
+        if STATE.recorder is not None:  # inside tm.jit: every replay resets them again
+            return STATE.recorder.effect(self.zero_grad)
         for p in self.parameters():
-            p.grad = 0.0 if isinstance(p, Value) else None
+            if isinstance(p, Value):
+                p.grad = 0.0
+            else:
+                p._grad = None
 
     # -- modes ---------------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
