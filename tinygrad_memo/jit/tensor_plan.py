@@ -381,9 +381,9 @@ class TensorPlan:
         self.saved_nodes = [(kinds[s] == ARG, self.slots[s][1]) for s in self.saved_inputs]
         leaves = [s for s in sorted(used) if s not in by_out and kinds[s] not in (ARG, CAPTURED)]
         self.ports = []  # output slots that are eager graph nodes, each once
-        for kind, s, _ in self.outputs:
-            if kind == "tensor" and s in by_out and s not in self.ports:
-                self.ports.append(s)
+        for o in self.outputs:
+            if o[0] == "tensor" and o[1] in by_out and o[1] not in self.ports:
+                self.ports.append(o[1])
         self.paths = []  # per port: paths to each input, and to the leaves made inside
         self.leaf_cones = [0] * len(leaves)
         for bit, port in enumerate(self.ports):

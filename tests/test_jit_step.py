@@ -1,0 +1,211 @@
+"""tm.jit of a whole training step: forward, zero_grad, backward and optimizer step in
+one jitted function, replayed as eager (bit for bit), or detected and run eagerly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_memo as tm
+from tinygrad_memo import Tensor, Value, nn, optim
+from tinygrad_memo.jit import JitWarning
+from tinygrad_memo.nn import functional as F
+
+
+def _model(seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    m = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3))
+    for p in m.parameters():
+        p.data = rng.standard_normal(p.shape).astype(dtype)
+    return m
+
+
+OPTIMIZERS = {
+    "sgd": lambda ps: optim.SGD(ps, lr=0.1),
+    "momentum": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adam": lambda ps: optim.Adam(ps, lr=0.01),
+}
+
+
+def _data(rng, n=6):
+    return rng.standard_normal((n, 4)).astype(np.float32), rng.integers(0, 3, n)
+
+
+def _assert_same(m1, m2):
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+        if p.grad is None:
+            assert q.grad is None
+        else:
+            np.testing.assert_array_equal(p.grad, q.grad)
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("zero", ["optimizer", "module"])
+def test_whole_step_replays_as_eager_bit_for_bit(opt, zero):
+    models = [_model(), _model()]
+    opts = [OPTIMIZERS[opt](m.parameters()) for m in models]
+    scheds = [optim.StepLR(o, step_size=2, gamma=0.5) for o in opts]
+
+    def make_step(m, o, s):
+        def step(x, y):
+            (o if zero == "optimizer" else m).zero_grad()
+            loss = F.cross_entropy(m(Tensor(x)), y)
+            twice = loss.detach() * 2  # (computed before the step: see the test below)
+            loss.backward()
+            o.step()
+            s.step()
+            return loss, twice
+
+        return step
+
+    eager = make_step(models[0], opts[0], scheds[0])
+    jitted = tm.jit(make_step(models[1], opts[1], scheds[1]))
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        x, y = _data(rng)
+        (a, a2), (b, b2) = eager(x, y), jitted(x, y)
+        assert a.item() == b.item() and a2.item() == b2.item()
+        _assert_same(*models)
+        assert opts[0].lr == opts[1].lr
+    assert jitted.plans[0].status == "ready" and jitted.plans[0].replays == 4
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        b.backward()  # the step's backward has freed its graph, as eager's
+
+
+def test_gradients_accumulate_without_zero_grad_as_eager():
+    models = [_model(), _model()]
+
+    def make_step(m):
+        def step(x, y):
+            F.cross_entropy(m(Tensor(x)), y).backward()
+
+        return step
+
+    eager, jitted = make_step(models[0]), tm.jit(make_step(models[1]))
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        x, y = _data(rng)
+        eager(x, y)
+        jitted(x, y)
+        _assert_same(*models)
+    assert jitted.plans[0].replays == 2
+
+
+def test_a_hook_added_later_runs_at_each_replay():
+    m = _model()
+    opt = optim.SGD(m.parameters(), lr=0.1)
+
+    @tm.jit
+    def step(x, y):
+        opt.zero_grad()
+        F.cross_entropy(m(Tensor(x)), y).backward()
+
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        step(*_data(rng))
+    seen = []
+    w = m[0].weight
+    handle = w.register_hook(lambda g: seen.append(g.copy()) or g * 0)
+    x, y = _data(rng)
+    step(x, y)
+    assert len(seen) == 1 and not w.grad.any()  # the hook ran and replaced the gradient
+    handle.remove()
+    step(x, y)
+    np.testing.assert_array_equal(w.grad, seen[0])  # the plan's own pass again
+    assert step.plans[0].replays >= 3
+
+
+def test_an_input_from_an_outer_graph_gets_its_gradient_through_the_engine():
+    emb = nn.Embedding(5, 4)
+    ms = [_model(), _model()]
+    embs = [emb, nn.Embedding(5, 4)]
+    embs[1].weight.data = emb.weight.data.copy()
+
+    def make_step(m):
+        def step(h, y):
+            m.zero_grad()
+            F.cross_entropy(m(h), y).backward()
+
+        return step
+
+    eager, jitted = make_step(ms[0]), tm.jit(make_step(ms[1]))
+    rng = np.random.default_rng(4)
+    for _ in range(4):
+        idx, y = rng.integers(0, 5, 6), rng.integers(0, 3, 6)
+        for e in embs:
+            e.zero_grad()
+        eager(embs[0](idx), y)
+        jitted(embs[1](idx), y)
+        _assert_same(*ms)
+        np.testing.assert_array_equal(embs[0].weight.grad, embs[1].weight.grad)
+    assert jitted.plans[0].replays == 2
+
+
+def _runs_eagerly(step, match):
+    rng = np.random.default_rng(5)
+    with pytest.warns(JitWarning, match=match):
+        for _ in range(3):
+            step(*_data(rng))
+    assert step.plans[0].status == "eager" and step.plans[0].replays == 0
+
+
+def test_reading_a_gradient_inside_is_detected():
+    m = _model()
+    opt = optim.SGD(m.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        F.cross_entropy(m(Tensor(x)), y).backward()
+        nn.utils.clip_grad_norm_(m.parameters(), 0.5)  # reads and writes .grad
+        opt.step()
+
+    _runs_eagerly(tm.jit(step), r"\.grad")
+
+
+def test_computing_after_the_optimizer_step_is_detected():
+    m = _model()
+    opt = optim.SGD(m.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        F.cross_entropy(m(Tensor(x)), y).backward()
+        opt.step()
+        return m(Tensor(x))  # with the updated weights
+
+    _runs_eagerly(tm.jit(step), r"computes after opt\.step\(\)")
+
+
+def test_two_backward_passes_and_changed_effects_are_detected():
+    m = _model()
+    opt = optim.SGD(m.parameters(), lr=0.1)
+
+    def twice(x, y):
+        F.cross_entropy(m(Tensor(x)), y).backward()
+        F.cross_entropy(m(Tensor(x)), y).backward()
+
+    _runs_eagerly(tm.jit(twice), "more than once")
+    calls = []
+
+    def every_other(x, y):
+        calls.append(1)
+        F.cross_entropy(m(Tensor(x)), y).backward()
+        if len(calls) % 2:
+            opt.step()
+
+    _runs_eagerly(tm.jit(every_other), "changed between the first two calls")
+
+
+def test_a_value_optimizer_inside_is_detected():
+    ws = [Value(0.5), Value(-1.0)]
+    opt = optim.SGD(ws, lr=0.1)
+
+    def step(a, b):
+        opt.zero_grad()
+        return (ws[0] * a + ws[1] * b).tanh()
+
+    jitted = tm.jit(step)
+    with pytest.warns(JitWarning, match="Values"):
+        for k in range(3):
+            assert jitted(Value(1.0 + k), Value(2.0)).data == step(Value(1.0 + k), Value(2.0)).data
+    assert jitted.plans[0].status == "eager"
