@@ -209,3 +209,36 @@ def test_a_value_optimizer_inside_is_detected():
         for k in range(3):
             assert jitted(Value(1.0 + k), Value(2.0)).data == step(Value(1.0 + k), Value(2.0)).data
     assert jitted.plans[0].status == "eager"
+
+
+def test_a_hook_inside_the_step_is_detected_and_one_elsewhere_is_not():
+    m = _model()
+    elsewhere = Tensor(np.ones(2), requires_grad=True)
+    handle = elsewhere.register_hook(lambda g: g)  # (a hook on another graph's tensor)
+
+    def step(x, y):
+        h = m(Tensor(x))
+        h.register_hook(lambda g: g * 2)
+        F.cross_entropy(h, y).backward()
+
+    _runs_eagerly(tm.jit(step), "hook or checkpoint inside")
+
+    def plain(x, y):
+        F.cross_entropy(m(Tensor(x)), y).backward()
+
+    jitted = tm.jit(plain)
+    rng = np.random.default_rng(6)
+    for _ in range(3):
+        jitted(*_data(rng))
+    assert jitted.plans[0].replays == 1
+    handle.remove()
+
+
+def test_a_checkpoint_inside_the_step_is_detected():
+    m = _model()
+
+    def step(x, y):
+        h = tm.checkpoint(m, Tensor(x))
+        F.cross_entropy(h, y).backward()
+
+    _runs_eagerly(tm.jit(step), "checkpoint")

@@ -8,7 +8,8 @@ and replays it: no graph objects, no sorting, no Python dispatch per node.
 * :mod:`.record`: the first calls run eagerly while a recorder watches;
 * :mod:`.signature`: the guard (which calls may replay a plan);
 * :mod:`.tensor_plan` and :mod:`.value_plan`: the plans of both engines;
-* :mod:`.node`: a replayed call as one node of the outer graph.
+* :mod:`.node`: a replayed call as one node of the outer graph;
+* :mod:`.step`: a whole training step (its backward and optimizer steps inside).
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import anomaly as _anomaly
-from .. import engine
-from ..engine import TAPS
 from ..grad_mode import STATE
 from ..random import rng
 from ..tensor import Tensor
@@ -30,6 +29,7 @@ from . import tensor_plan as _tp
 from .node import CallState, call_node
 from .record import record
 from .signature import Links, flatten, roots_of, signature, unflatten
+from .step import step_backward, step_effects
 from .tensor_plan import TensorPlan
 from .value_plan import ValuePlan
 
@@ -234,7 +234,7 @@ class Jit:
             return
         plan.out_structure = out_structure
         if rec.effects:
-            why = _step_effects(plan, rec, roots)
+            why = step_effects(plan, rec, roots)
             if why:
                 self._give_up(entry, why)
                 return
@@ -345,7 +345,7 @@ class Jit:
                 if kind == "call":
                     what[0](*what[1])
                 elif state is not None:  # (else nothing needs a gradient)
-                    _step_backward(state, what, ports[plan.ports[what]])
+                    step_backward(state, what, ports[plan.ports[what]])
         return unflatten(plan.out_structure, iter(results))
 
     def _replay_value(self, entry, plan, leaves):
@@ -384,51 +384,6 @@ class Jit:
 
 
 _EAGER_NOW = object()
-
-
-def _step_effects(plan, rec, roots) -> str | None:
-    """Set ``plan.effects`` from the recording's effects (``("call", (method, args))``
-    and ``("backward", port number)``), or say why they cannot be replayed."""
-    by_slot = {id(t): s for s, (kind, t, _) in enumerate(plan.slots) if kind == _tp.COMPUTED}
-    for step in plan.steps:
-        t = plan.slots[step.out][1]
-        if rec.writes_at is not None and getattr(t, "_seq", -1) > rec.writes_at:
-            return ("it computes after opt.step() (a replay runs every op first, then "
-                    "backward and the steps)")
-        if getattr(t, "_retain", False) and roots:
-            return "it keeps an intermediate gradient (retain_grad()) in a backward() inside"
-    effects = []
-    for kind, what, _ in rec.effects:
-        if kind == "call":
-            effects.append((kind, what))
-            continue
-        s = by_slot.get(id(what))
-        if s is None or s not in plan.ports:
-            return "it calls backward() on a tensor it did not compute"
-        bit = plan.ports.index(s)
-        if any(m >> bit & 1 for m in plan.leaf_cones):
-            return ("its backward() reaches a tensor made inside it with requires_grad (whose "
-                    ".grad a replay would not fill)")
-        effects.append((kind, bit))
-    plan.effects = effects
-    return None
-
-
-def _step_backward(state, bit, port) -> None:
-    """``port.backward()`` inside a replayed step: the recorded backward run directly,
-    each input's gradient handed to it, when the inputs are leaves and no hook
-    watches; otherwise through the engine (which walks on into an outer graph)."""
-    if TAPS or any(t._inputs for t in state.inputs):
-        engine.backward(port)
-        return
-    seed = port._seed(None, False)
-    grads = state.vjp(seed if state.single else [(bit, seed)], False, True)
-    i = 0
-    for t in state.inputs:
-        g = grads[i]
-        i += 1
-        if g is not None:
-            t._receive(g, False)
 
 
 def _data(x):
@@ -504,14 +459,22 @@ def jit(fn=None, *, max_plans: int = MAX_PLANS):
     at every replay, so optimizer updates take effect. A call with another
     signature records another plan (at most ``max_plans``, then it runs eagerly).
 
-    Not replayed, detected: reading a traced value into Python (``float()``,
-    ``item()``, ``numpy()``, a backward pass inside ``fn``) marks the plan
-    unreplayable: ``fn`` keeps running eagerly, with one :class:`JitWarning` naming
-    the file and line. So does a graph that changed between the two recordings.
-    Random ops (``F.dropout``) draw anew at every replay from the global generator.
+    A whole training step may be jitted: ``loss.backward()`` inside ``fn`` (one
+    plain pass: no seed, ``retain_graph``, ``create_graph``, hooks) replays as the
+    recorded backward plan, each parameter receiving its gradient into ``.grad``
+    as from eager; an optimizer's ``step()``/``zero_grad()``, a Module's
+    ``zero_grad()`` and a schedule's ``step()`` inside are called again by every
+    replay, in their recorded order (no op may come after ``opt.step()``).
 
-    Python side effects inside ``fn`` (printing, appending to a list, changing an
-    attribute) happen only while it records, as in JAX and TinyJit.
+    Not replayed, detected: reading a traced value into Python (``float()``,
+    ``item()``, ``numpy()``, ``.grad``, another kind of backward pass) marks the
+    plan unreplayable: ``fn`` keeps running eagerly, with one :class:`JitWarning`
+    naming the file and line. So does a graph that changed between the two
+    recordings. Random ops (``F.dropout``) draw anew at every replay from the
+    global generator.
+
+    Other Python side effects inside ``fn`` (printing, appending to a list,
+    changing an attribute) happen only while it records, as in JAX and TinyJit.
 
     >>> import tinygrad_memo as tm
     >>> w = tm.Tensor([1.0, -2.0], requires_grad=True)
@@ -521,6 +484,19 @@ def jit(fn=None, *, max_plans: int = MAX_PLANS):
     >>> _ = loss.backward()
     >>> [(p.status, p.replays) for p in loss_fn.plans]
     [('ready', 1)]
+    >>> from tinygrad_memo import optim
+    >>> opt = optim.SGD([w], lr=0.1)
+    >>> @tm.jit
+    ... def train_step(x):
+    ...     opt.zero_grad()
+    ...     loss = ((x * w).tanh() ** 2).sum()
+    ...     loss.backward()
+    ...     opt.step()
+    ...     return loss
+    >>> for _ in range(3):
+    ...     _ = train_step(tm.Tensor([0.5, 0.25]))
+    >>> train_step.plans[0].replays, w.grad.shape
+    (1, (2,))
     """
     if fn is None:
         return lambda f: Jit(f, max_plans)

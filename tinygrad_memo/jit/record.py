@@ -17,7 +17,7 @@ no record:
 * ``backward(root, grad, retain_graph, create_graph, tapped)``: ``root.backward()``
   inside the call (a whole training step): replayed by the plan when it is one
   plain pass (one root, its default seed, no retained or differentiable graph, no
-  hooks), else a read;
+  hook or checkpoint on a node made inside), else a read;
 * ``effect(method, *args, changes_data=False)``: an optimizer's ``step()`` or ``zero_grad()``, a
   Module's ``zero_grad()``, a schedule's ``step()``: called (as is) and called
   again, in order, by every replay (``changes_data``: it writes parameters, so no op
@@ -31,8 +31,9 @@ from __future__ import annotations
 import os
 import sys
 
-from .. import engine
+from .. import checkpointing, engine
 from ..grad_mode import STATE
+from ..hooks import has_hooks
 from ..random import rng
 
 __all__ = ["Recorder", "record", "user_frame"]
@@ -92,20 +93,26 @@ class Recorder:
             self.reads.append((what, *user_frame(2)))
 
     def backward(self, root, grad, retain_graph, create_graph, tapped) -> None:
-        if grad is not None or retain_graph or create_graph or tapped or not hasattr(
-                root, "_ctx"):
-            what = ("backward() with hooks or checkpoints" if tapped else
-                    "backward() of a Value graph or of several roots"
-                    if not hasattr(root, "_ctx") else
-                    "backward() with a seed, retain_graph or create_graph")
-            self.reads.append((what, *user_frame(2)))
+        what = None
+        if not hasattr(root, "_ctx"):
+            what = "backward() of a Value graph or of several roots"
+        elif grad is not None or retain_graph or create_graph:
+            what = "backward() with a seed, retain_graph or create_graph"
         else:  # the pass frees the graph's records: the plan is read off this copy
+            graph = {}
             for node in engine.topological_order(root):
                 ctx = node._ctx
                 if ctx is not None and node._seq >= self.start:
-                    self.graph[id(node)] = (node, ctx.fn, ctx.call_args, ctx.call_kwargs,
-                                            ctx.needs_input_grad, ctx.saved_tensors)
-            self.effects.append(("backward", root, engine.next_seq()))
+                    if tapped and (has_hooks(node) or id(node) in checkpointing._TABLE):
+                        what = "backward() through a hook or checkpoint inside"
+                        break
+                    graph[id(node)] = (node, ctx.fn, ctx.call_args, ctx.call_kwargs,
+                                       ctx.needs_input_grad, ctx.saved_tensors)
+        if what is not None:
+            self.reads.append((what, *user_frame(2)))
+            return
+        self.graph.update(graph)
+        self.effects.append(("backward", root, engine.next_seq()))
 
     def effect(self, method, *args, changes_data: bool = False):
         """Record ``method(*args)`` and call it (not recorded itself: its writes are its

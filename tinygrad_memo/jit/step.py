@@ -1,0 +1,87 @@
+"""A whole training step inside ``tm.jit``: ``loss.backward()`` and the optimizer.
+
+While a step records, the library tells the recorder what it does besides ops
+(:mod:`.record`): a backward pass (whose graph the plan is then read from a copy
+of, the pass having freed it), and *effects*, the calls that change state
+outside the graph: an optimizer's ``step()`` and ``zero_grad()``, a Module's
+``zero_grad()``, a schedule's ``step()``. :func:`step_effects` checks that a
+replay can do them in order after the recorded ops, and :func:`step_backward` is
+the backward of a replayed step: the recorded plan, each input's gradient handed
+to it as the engine would, without a graph or a walk.
+
+>>> import tinygrad_memo as tm
+>>> from tinygrad_memo import optim
+>>> w = tm.Tensor([1.0, -2.0], requires_grad=True)
+>>> opt = optim.SGD([w], lr=0.5)
+>>> def train_step(x):
+...     opt.zero_grad()
+...     (x * w).sum().backward()
+...     opt.step()
+>>> step = tm.jit(train_step)
+>>> for _ in range(3):
+...     step(tm.Tensor([1.0, 1.0]))
+>>> w.numpy(), step.plans[0].replays
+(array([-0.5, -3.5], dtype=float32), 1)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import engine
+from ..engine import TAPS
+from .tensor_plan import COMPUTED
+
+__all__ = ["step_backward", "step_effects"]
+
+
+def step_effects(plan, rec, roots) -> str | None:
+    """Set ``plan.effects`` from the recording's effects (``("call", (method, args))``
+    and ``("backward", port number)``), or say why they cannot be replayed."""
+    by_slot = {id(t): s for s, (kind, t, _) in enumerate(plan.slots) if kind == COMPUTED}
+    for step in plan.steps:
+        t = plan.slots[step.out][1]
+        if rec.writes_at is not None and getattr(t, "_seq", -1) > rec.writes_at:
+            return ("it computes after opt.step() (a replay runs every op first, then "
+                    "backward and the steps)")
+        if getattr(t, "_retain", False) and roots:
+            return "it keeps an intermediate gradient (retain_grad()) in a backward() inside"
+    effects = []
+    for kind, what, _ in rec.effects:
+        if kind == "call":
+            effects.append((kind, what))
+            continue
+        s = by_slot.get(id(what))
+        if s is None or s not in plan.ports:
+            return "it calls backward() on a tensor it did not compute"
+        bit = plan.ports.index(s)
+        if any(m >> bit & 1 for m in plan.leaf_cones):
+            return ("its backward() reaches a tensor made inside it with requires_grad (whose "
+                    ".grad a replay would not fill)")
+        effects.append((kind, bit))
+    plan.effects = effects
+    # which inputs may be nodes of an outer graph (a backward then walks on through it)
+    plan.arg_inputs = [j for j, (arg, _) in enumerate(plan.input_nodes) if arg]
+    plan.outer_inputs = any(t._inputs for arg, t in plan.input_nodes if not arg)
+    return None
+
+
+def step_backward(state, bit, port) -> None:
+    """``port.backward()`` inside a replayed step: the recorded backward run directly,
+    each input's gradient handed to it, when the inputs are leaves and no hook
+    watches; otherwise through the engine (which walks on into an outer graph)."""
+    inputs = state.inputs
+    if TAPS or state.plan.outer_inputs or any(inputs[j]._inputs for j in state.plan.arg_inputs):
+        engine.backward(port)
+        return
+    seed = port._seed(None, False)
+    grads = state.vjp(seed if state.single else [(bit, seed)], False, True)
+    i = 0
+    for t in inputs:
+        g = grads[i]
+        i += 1
+        if g is not None:
+            if t._grad is None and type(g) is np.ndarray and g.base is None:
+                t._grad = g  # (what Tensor._receive does with a leaf's first gradient)
+            else:
+                t._receive(g, False)
