@@ -37,7 +37,7 @@ import numpy as np
 
 from .grad_mode import STATE
 
-__all__ = ["InPlace", "bump", "check_saved_versions"]
+__all__ = ["InPlace", "bump", "bump_all", "check_saved_versions"]
 
 #: in-place writes so far, on any tensor; an op records it, so backward can skip the
 #: version check when nothing at all was written since the op ran
@@ -51,13 +51,28 @@ def bump(t) -> None:
     >>> t = tm.Tensor([1.0]); bump(t); t._version
     1
     """
-    vc = t._vc
-    if vc is None:
-        vc = t._vc = [0]
-    vc[0] += 1
-    CLOCK[0] += 1
+    bump_all((t,))
     if STATE.recorder is not None:  # tm.jit cannot replay a write that no op records
         STATE.recorder.read(t, "an in-place write")
+
+
+def bump_all(ts) -> None:
+    """:func:`bump` for each tensor of ``ts`` (an optimizer's step: one call for all of
+    its parameters; the caller answers for tm.jit).
+
+    >>> import tinygrad_memo as tm
+    >>> a, b = tm.Tensor([1.0]), tm.Tensor([2.0]); bump_all([a, b, a]); a._version, b._version
+    (2, 1)
+    """
+    n = 0
+    for t in ts:
+        vc = t._vc
+        if vc is None:
+            t._vc = [1]
+        else:
+            vc[0] += 1
+        n += 1
+    CLOCK[0] += n
 
 
 def share_counter(view, base) -> None:

@@ -33,7 +33,7 @@ import numbers
 import numpy as np
 
 from .grad_mode import STATE
-from .inplace import bump
+from .inplace import bump_all
 from .tensor import Tensor
 from .value import Value
 
@@ -148,18 +148,22 @@ class Optimizer:
         if STATE.recorder is not None:  # inside tm.jit: every replay updates them again
             return STATE.recorder.effect(self.step, changes_data=True)
         state, update = self.state, self._update
-        for i, t in self._tensors:
-            g = t._grad
-            if g is None:
-                continue
-            p = t.data
-            if type(g) is not np.ndarray or g.shape != p.shape:
-                g = self._grad_of(i, t)
-            s = state.get(i)
-            if s is None:
-                s = state[i] = {}
-            update(s, p, g)
-            bump(t)  # written in place: ops that saved it before now refuse to backward
+        written: list = []  # (written in place: ops that saved them now refuse to backward)
+        try:
+            for i, t in self._tensors:
+                g = t._grad
+                if g is None:
+                    continue
+                p = t.data
+                if type(g) is not np.ndarray or g.shape != p.shape:
+                    g = self._grad_of(i, t)
+                s = state.get(i)
+                if s is None:
+                    s = state[i] = {}
+                update(s, p, g)
+                written.append(t)
+        finally:
+            bump_all(written)
         if self._values:
             vals = self._values
             p = np.fromiter((v.data for v in vals), dtype=np.float64, count=len(vals))

@@ -107,7 +107,8 @@ class _Entry:
         self.replays = 0
         self.reason = None
         self.checked: list = []  # captured tensors
-        self.checks: list = []  # and what they were: (shape, dtype, requires_grad)
+        self.arrays: list = []  # their data at the last call
+        self.checks: tuple = ([], [])  # what they were: requires_grad, (shape, dtype)
         self.snapshot = None  # the traced data of the first recording
         self.same_args: list = []  # (argument index, data) unchanged between the recordings
 
@@ -265,10 +266,11 @@ class Jit:
         if plan.kind == "tensor":
             captured = [t for _, t in plan.captured]
             entry.checked = captured
-            entry.checks = list(map(_KEY, captured))
+            entry.arrays = list(map(_DATA, captured))
+            entry.checks = (list(map(_RG, captured)), list(map(_SHAPE_DTYPE, entry.arrays)))
         else:
             captured = [v for _, v in plan.captured]
-            entry.checked, entry.checks = [], []
+            entry.checked, entry.arrays, entry.checks = [], [], ([], [])
         entry.links = Links(roots, captured)
 
     def _give_up(self, entry, reason, where=None) -> None:
@@ -288,7 +290,11 @@ class Jit:
     def _guard(entry, leaves) -> bool:
         """The captured parameters are the recorded ones, with the recorded shapes; an
         argument that was the same in both recordings is the same still."""
-        if list(map(_KEY, entry.checked)) != entry.checks:
+        checked, arrays = entry.checked, entry.arrays
+        if not all(map(operator.is_, map(_DATA, checked), arrays)):  # data assigned anew
+            arrays[:] = map(_DATA, checked)
+        if list(map(_SHAPE_DTYPE, arrays)) != entry.checks[1] or list(
+                map(_RG, checked)) != entry.checks[0]:
             return False
         for i, then in entry.same_args:
             if not _same(_data(leaves[i]), then):
@@ -312,7 +318,7 @@ class Jit:
         if STATE.enabled and plan.ports and plan.inputs:
             inputs = _nodes(plan.input_nodes, leaves)
             state = CallState(plan, ctxs, vals, inputs, draws)
-            if plan.saved_nodes:  # (for the version check of its backward)
+            if plan.saved_nodes and plan.keep_versions:  # (for its backward's version check)
                 saved = _nodes(plan.saved_nodes, leaves)
                 state.versions = list(zip(saved, map(_VERSION, saved)))
             made = call_node(state, self.__name__, [vals[p] for p in plan.ports])
@@ -399,7 +405,10 @@ def _args_data(leaves) -> list:
     return out
 
 
-_KEY = operator.attrgetter("data.shape", "data.dtype", "_rg")  # what the guard checks
+# what the guard checks of each captured tensor: its data's shape and dtype (of the
+# arrays of the last call unless one was assigned since), its requires_grad
+_DATA, _RG = operator.attrgetter("data"), operator.attrgetter("_rg")
+_SHAPE_DTYPE = operator.attrgetter("shape", "dtype")
 
 
 def _same(a, b) -> bool:

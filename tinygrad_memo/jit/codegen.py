@@ -121,7 +121,7 @@ def compile_backward(plan) -> None:
     ops). Each slot's gradient is a local; a slot's first contribution is taken as
     it comes, later ones are added (a fresh sum: the first may be an op's own
     array or an input's, never to be written into)."""
-    env = {"_tuple": _tuple}
+    env = {"_tuple": _tuple, "_ndarray": np.ndarray}
     code = ["def replay_backward(C, g, R):"]
     body = code.append
     body(f"    u = 0; g{plan.ports[0]} = g")
@@ -132,7 +132,7 @@ def compile_backward(plan) -> None:
         body(f"        u += {step.edges} if {step.cone} & R else 0")
         body("    else:")
         body(f"        r = b{j}(C[{step.at}], g{step.out})")
-        body("        if type(r) is not tuple: r = _tuple(r)")
+        body("        if type(r) is not tuple: r = (r,) if type(r) is _ndarray else _tuple(r)")
         for p, s, _, _ in step.routes:
             if s in filled:
                 body(f"        x = r[{p}]")

@@ -47,10 +47,12 @@ def step_effects(plan, rec, roots) -> str | None:
         if getattr(t, "_retain", False) and roots:
             return "it keeps an intermediate gradient (retain_grad()) in a backward() inside"
     effects = []
-    for kind, what, _ in rec.effects:
+    for kind, what, seq in rec.effects:
         if kind == "call":
             effects.append((kind, what))
             continue
+        # no write between the replay's forward and this backward: nothing to check then
+        plan.keep_versions = rec.writes_at is not None and rec.writes_at < seq
         s = by_slot.get(id(what))
         if s is None or s not in plan.ports:
             return "it calls backward() on a tensor it did not compute"

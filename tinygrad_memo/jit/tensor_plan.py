@@ -100,7 +100,8 @@ class TensorPlan:
     """
 
     kind = "tensor"
-    effects: list | tuple = ()  # what a whole step does besides its ops (see jit)
+    effects: list | tuple = ()  # what a whole step does besides its ops (see jit.step)
+    keep_versions = True  # whether a call keeps the versions of the saved tensors
 
     def __init__(self, rec, arg_leaves, outputs):
         self.start = rec.start
