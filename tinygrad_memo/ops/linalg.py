@@ -116,7 +116,7 @@ class Linear(Function, name="linear"):
             if nw:
                 gw = g2.T @ (x if x.ndim == 2 else x.reshape((-1, x.shape[-1])))
             if nb:
-                gb = g2.sum(axis=0)
+                gb = np.add.reduce(g2, axis=0) if type(g2) is np.ndarray else g2.sum(axis=0)
         return (gx, gw, gb)[: len(need)]
 
     @staticmethod

@@ -35,7 +35,7 @@ def _checked(where: str, shape: tuple, target, ignore_index):
     C = shape[0] if len(shape) == 1 else shape[1]
     if arr.size == 0:
         return arr, True
-    lo, hi = arr.min(), arr.max()
+    lo, hi = np.minimum.reduce(arr, axis=None), np.maximum.reduce(arr, axis=None)
     every = ignore_index is None or not lo <= ignore_index <= hi
     if lo >= 0 and hi < C:
         return arr, every
@@ -72,7 +72,7 @@ class CrossEntropy(Function, name="cross_entropy"):
         cax = 1 if x.ndim >= 2 else 0
         C = x.shape[cax]
         xf = x if x.dtype.kind == "f" else x.astype(np.float64)
-        m = xf.max(axis=cax, keepdims=True)
+        m = np.maximum.reduce(xf, axis=cax, keepdims=True)  # (ndarray.max, without its wrapper)
         shifted = xf - m  # (the one array of the input's size the forward makes)
         valid = None if every else t != ignore_index
         every = every or bool(valid.all())
@@ -86,7 +86,7 @@ class CrossEntropy(Function, name="cross_entropy"):
         eps = float(label_smoothing)
         total = shifted.sum(axis=cax) if eps else None
         e = np.exp(shifted, out=shifted)
-        s = e.sum(axis=cax, keepdims=True)
+        s = np.add.reduce(e, axis=cax, keepdims=True)
         log_s = np.log(s).squeeze(cax)
         losses = log_s - picked  # -log_softmax at the target
         if eps:  # (1 - eps) nll + eps * mean over classes of -log_softmax
@@ -101,7 +101,7 @@ class CrossEntropy(Function, name="cross_entropy"):
         if reduction == "mean":
             ctx.n = t.size if every else int(valid.sum())
             if ctx.n:
-                return np.asarray(losses.sum() / xf.dtype.type(ctx.n))
+                return np.asarray(np.add.reduce(losses, axis=None) / xf.dtype.type(ctx.n))
             with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: nan, as PyTorch
                 return np.asarray(losses.sum() / xf.dtype.type(0))
         return losses.sum() if reduction == "sum" else losses
