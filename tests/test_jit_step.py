@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 import tinygrad_memo as tm
 from tinygrad_memo import Tensor, Value, nn, optim
 from tinygrad_memo.jit import JitWarning
 from tinygrad_memo.nn import functional as F
+from tinygrad_memo.testing import strategies as S
 
 
 def _model(seed=0, dtype=np.float32):
@@ -242,3 +245,47 @@ def test_a_checkpoint_inside_the_step_is_detected():
         F.cross_entropy(h, y).backward()
 
     _runs_eagerly(tm.jit(step), "checkpoint")
+
+
+@settings(deadline=None)
+@given(S.tensor_expressions(max_ops=6, scalar=False), hst.data())
+def test_random_graphs_as_whole_steps_replay_as_eager(expr, data):
+    """Random graphs (shared subexpressions, broadcasting, reductions, indexing) as the
+    loss of a jitted step with backward and SGD inside: the same losses, gradients
+    (of captured parameters and of arguments) and updated parameters as eager, bit for
+    bit, over several replays with new data."""
+    n = expr.n_inputs
+    captured = data.draw(hst.lists(hst.booleans(), min_size=n, max_size=n), label="captured")
+    weights = np.random.default_rng(0).uniform(0.5, 1.5, np.shape(expr.evaluate()))
+    params = [Tensor(np.array(x, dtype=np.float64), requires_grad=True) for x in expr.inputs]
+    twins = [Tensor(p.data.copy(), requires_grad=True) for p in params]
+
+    def make(ps):
+        opt = optim.SGD(ps, lr=0.01, momentum=0.5)
+
+        def step(*ins):
+            xs = iter(ins)
+            opt.zero_grad()
+            loss = (expr.build_tensor([p if c else next(xs) for p, c in zip(ps, captured)])
+                    * weights).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step
+
+    eager, jitted = make(params), tm.jit(make(twins))
+    inputs = [x for x, c in zip(expr.inputs, captured) if not c]
+    for i in range(5):
+        arrays = [np.asarray(x, dtype=np.float64) * (1.0 + 0.03 * (i + 1)) + 0.01 * (i + 1)
+                  for x in inputs]  # (new data that keeps the recipe's domains)
+        eager_in = [Tensor(a, requires_grad=True) for a in arrays]
+        jit_in = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+        np.testing.assert_array_equal(jitted(*jit_in).numpy(), eager(*eager_in).numpy())
+        for a, b in zip(eager_in + params, jit_in + twins):
+            assert (a.grad is None) == (b.grad is None)
+            if a.grad is not None:
+                np.testing.assert_array_equal(a.grad, b.grad)
+            np.testing.assert_array_equal(a.data, b.data)
+    (plan,) = jitted.plans
+    assert plan.status == "ready" and plan.replays == 3
