@@ -142,6 +142,10 @@ def test_digits_classifier_digits(capsys):
     out = capsys.readouterr().out
     assert "8x8 digits: 1438 training and 359 test images" in out
     assert _percent("test accuracy", out) > 85.0
+    assert mod.main(["--epochs", "3", "--jit"]) == 0  # the same training, jitted whole
+    jitted = capsys.readouterr().out
+    assert re.findall(r"loss.*", jitted) == re.findall(r"loss.*", out)  # bit for bit
+    assert re.search(r"jitted step: .* ready, \d+ replays", jitted)
 
 
 def test_cnn_digits(tmp_path, capsys):
