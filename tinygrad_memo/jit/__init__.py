@@ -72,12 +72,16 @@ class _Pool:
         self.busy: list = []  # CallStates whose backward may still run
 
     def take(self):
-        """The data of a call: one no call in flight can read any more, or a new one."""
+        """The data of a call: one no call in flight can read any more, or a new one. A
+        Tensor plan's contexts come clean (nothing saved, no attributes): the generated
+        forward relies on it."""
         if not self.free and self.busy:
             busy = self.busy
             self.busy = []
             for st in busy:  # backward has run, or the outputs died without one
                 if st.released or st.node() is None:
+                    if not st.clean and self.plan.kind == "tensor":
+                        _tp.release_saved(st.data)
                     self.free.append(st.data)
                 else:
                     self.busy.append(st)

@@ -75,8 +75,7 @@ def compile_forward(plan) -> None:
                 else:
                     env[f"w{i}_{k}"] = v
                     args.append(f"{k}=w{i}_{k}")
-            body(f"    c = C[{i}]; c.saved_tensors = (); d = c.__dict__")
-            body("    if d: d.clear()")
+            body(f"    c = C[{i}]")  # (a clean context: see jit._Pool.take)
             if step.out in plan.buffered:  # into the array of the previous call
                 args.append(f"out=B[{step.out}]")
             body(f"    {out} = f{i}({', '.join(args)})")

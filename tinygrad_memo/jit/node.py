@@ -73,7 +73,8 @@ class CallState:
     told the ports."""
 
     __slots__ = ("plan", "data", "vals", "inputs", "released", "reached", "port_paths",
-                 "unsent_ports", "unsent", "rng", "versions", "clock", "single", "node")
+                 "unsent_ports", "unsent", "rng", "versions", "clock", "single", "node",
+                 "clean")
 
     def __init__(self, plan, data, vals, inputs, rng):
         self.plan, self.data, self.vals = plan, data, vals
@@ -87,6 +88,7 @@ class CallState:
         self.versions = None  # (tensor, version) of the saved inputs, if any was ever written
         self.clock = CLOCK[0]
         self.single = len(plan.ports) == 1  # the one output is the call node itself
+        self.clean = False  # whether the contexts hold nothing any more (released by backward)
 
     def vjp(self, g, create_graph, release):
         if self.released:
@@ -105,6 +107,7 @@ class CallState:
             grads = self._graph_vjp(seeds)
         elif plan.kind == "tensor":
             grads, self.unsent = plan.backward(self.data, self.vals, seeds, reached, release)
+            self.clean = release  # (plan.backward released the contexts)
         else:
             grads = plan.backward(self.data, seeds)
             self.unsent = 0
