@@ -139,8 +139,9 @@ class CrossEntropy(Function, name="cross_entropy"):
             scale = g
         else:
             scale = g.reshape(g.shape[:1] + (1,) + g.shape[1:])
-        if type(d) is np.ndarray and np.result_type(d, scale) == d.dtype:
-            d *= scale  # (d is this call's own array)
+        if type(d) is np.ndarray and (getattr(scale, "dtype", None) is d.dtype
+                                      or np.result_type(d, scale) == d.dtype):
+            d *= scale  # (d is this call's own array, of the product's dtype)
             return d, None
         return d * scale, None
 
