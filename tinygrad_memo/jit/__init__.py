@@ -264,7 +264,7 @@ class Jit:
         entry.status = _READY
         # An argument with the same data in both recordings: their agreement says nothing
         # about a dependence on it, so a replay needs it unchanged still.
-        entry.same_args = [(i, d) for i, d in enumerate(args_then)
+        entry.same_args = [(i, _frozen(d)) for i, d in enumerate(args_then)
                            if d is not None and _same(_data(leaves[i]), d)]
         roots = roots_of(self.fn) + [(lambda x=x: x, x) for x in leaves if _opaque(x)]
         if plan.kind == "tensor":
@@ -415,9 +415,21 @@ _DATA, _RG = operator.attrgetter("data"), operator.attrgetter("_rg")
 _SHAPE_DTYPE = operator.attrgetter("shape", "dtype")
 
 
+def _frozen(d):
+    """What :func:`_same` compares a later argument with: a small array as its (shape,
+    dtype, bytes), taken once."""
+    if isinstance(d, np.ndarray) and d.nbytes <= 1 << 16:
+        return (d.shape, d.dtype, d.tobytes())
+    return d
+
+
 def _same(a, b) -> bool:
-    """Whether argument data ``a`` is still ``b``: bit for bit for arrays (a NaN is the
-    same NaN; -0.0 is not 0.0, so such a change records again)."""
+    """Whether argument data ``a`` is still ``b`` (or ``_frozen(b)``): bit for bit for
+    arrays (a NaN is the same NaN; -0.0 is not 0.0, so such a change records again)."""
+    if type(b) is tuple:
+        shape, dtype, raw = b
+        return type(a) is np.ndarray and a.shape == shape and a.dtype == dtype and \
+            a.tobytes() == raw
     if isinstance(b, np.ndarray):
         if a.shape != b.shape or a.dtype != b.dtype:
             return False

@@ -57,6 +57,8 @@ def step_effects(plan, rec, roots) -> str | None:
         if s is None or s not in plan.ports:
             return "it calls backward() on a tensor it did not compute"
         bit = plan.ports.index(s)
+        plan.step_seed = np.ones(what.shape, what.dtype)  # as Tensor._seed: a one-element root
+        plan.step_seed.flags.writeable = False
         if any(m >> bit & 1 for m in plan.leaf_cones):
             return ("its backward() reaches a tensor made inside it with requires_grad (whose "
                     ".grad a replay would not fill)")
@@ -76,7 +78,7 @@ def step_backward(state, bit, port) -> None:
     if TAPS or state.plan.outer_inputs or any(inputs[j]._inputs for j in state.plan.arg_inputs):
         engine.backward(port)
         return
-    seed = port._seed(None, False)
+    seed = state.plan.step_seed  # (read-only: an op writing into its seed would raise)
     grads = state.vjp(seed if state.single else [(bit, seed)], False, True)
     i = 0
     for t in inputs:
