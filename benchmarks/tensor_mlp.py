@@ -6,9 +6,10 @@ written the way its users write it (``nn.Linear`` layers with weight (out, in),
 sizes: small 64-128-10 batch 32; large 784-1024-1024-10 batch 256; deep-narrow
 50 layers of 32 with tanh, batch 16. The implementations: hand-written numpy (as
 one writes it, and with every buffer allocated once, ``out=`` everywhere),
-tinygrad_memo eager, tinygrad_memo with the forward jitted (``tm.jit``), PyTorch
-CPU. All start from the same weights and data; their losses and gradients are
-checked to agree over three steps before anything is timed (the jitted replay
+tinygrad_memo eager, tinygrad_memo with the forward jitted (``tm.jit``), with the
+whole training step jitted (forward, backward and optimizer step in one ``tm.jit``),
+PyTorch CPU. All start from the same weights and data; their losses and gradients are
+checked to agree over three steps before anything is timed (the jitted replays
 bit for bit with eager). Prints median time per step (the numpy and tinygrad_memo
 implementations timed in turns, block by block, PyTorch after them), the ratios to
 the numpy with buffers, and the peak memory of one step above the memory after set-up
