@@ -153,17 +153,49 @@ def _runs_eagerly(step, match):
     assert step.plans[0].status == "eager" and step.plans[0].replays == 0
 
 
-def test_reading_a_gradient_inside_is_detected():
+def test_gradient_clipping_inside_replays_as_eager():
+    models = [_model(), _model()]
+    opts = [optim.SGD(m.parameters(), lr=0.1) for m in models]
+
+    def make_step(m, opt):
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(m(Tensor(x)), y)
+            loss.backward()
+            nn.utils.clip_grad_norm_(m.parameters(), 0.5)  # called again by every replay
+            opt.step()
+            return loss
+
+        return step
+
+    eager, jitted = make_step(models[0], opts[0]), tm.jit(make_step(models[1], opts[1]))
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        x, y = _data(rng)
+        assert eager(x, y).item() == jitted(x, y).item()
+        _assert_same(*models)
+    assert jitted.plans[0].replays == 3
+
+
+def test_reading_a_gradient_or_using_a_clipped_norm_inside_is_detected():
     m = _model()
     opt = optim.SGD(m.parameters(), lr=0.1)
 
-    def step(x, y):
+    def reads(x, y):
         opt.zero_grad()
         F.cross_entropy(m(Tensor(x)), y).backward()
-        nn.utils.clip_grad_norm_(m.parameters(), 0.5)  # reads and writes .grad
+        for p in m.parameters():
+            p.grad = p.grad * 0.5  # Python arithmetic on .grad: no op records it
         opt.step()
 
-    _runs_eagerly(tm.jit(step), r"\.grad")
+    _runs_eagerly(tm.jit(reads), r"\.grad")
+
+    def returns_norm(x, y):
+        opt.zero_grad()
+        F.cross_entropy(m(Tensor(x)), y).backward()
+        return nn.utils.clip_grad_norm_(m.parameters(), 0.5)  # (a new number each call)
+
+    _runs_eagerly(tm.jit(returns_norm), "clip_grad_norm_")
 
 
 def test_computing_after_the_optimizer_step_is_detected():

@@ -247,7 +247,7 @@ class Jit:
             entry.candidate = plan
             entry.snapshot = _args_data(leaves)
             return
-        if plan.effects != entry.candidate.effects:
+        if plan.effect_keys != entry.candidate.effect_keys:
             self._give_up(entry, "what it did besides ops (backward, optimizer and schedule "
                           "steps, zero_grad) changed between the first two calls")
             return
@@ -488,8 +488,9 @@ def jit(fn=None, *, max_plans: int = MAX_PLANS):
     plain pass: no seed, ``retain_graph``, ``create_graph``, hooks) replays as the
     recorded backward plan, each parameter receiving its gradient into ``.grad``
     as from eager; an optimizer's ``step()``/``zero_grad()``, a Module's
-    ``zero_grad()`` and a schedule's ``step()`` inside are called again by every
-    replay, in their recorded order (no op may come after ``opt.step()``).
+    ``zero_grad()``, a schedule's ``step()`` and ``clip_grad_norm_`` inside are
+    called again by every replay, in their recorded order (no op may come after
+    ``opt.step()``, nor use what they return).
 
     Not replayed, detected: reading a traced value into Python (``float()``,
     ``item()``, ``numpy()``, ``.grad``, another kind of backward pass) marks the

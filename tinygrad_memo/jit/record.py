@@ -18,10 +18,11 @@ no record:
   inside the call (a whole training step): replayed by the plan when it is one
   plain pass (one root, its default seed, no retained or differentiable graph, no
   hook or checkpoint on a node made inside), else a read;
-* ``effect(method, *args, changes_data=False)``: an optimizer's ``step()`` or ``zero_grad()``, a
-  Module's ``zero_grad()``, a schedule's ``step()``: called (as is) and called
-  again, in order, by every replay (``changes_data``: it writes parameters, so no op
-  may follow it).
+* ``effect(method, *args, changes_data=False)``: an optimizer's ``step()`` or
+  ``zero_grad()``, a Module's ``zero_grad()``, a schedule's ``step()``,
+  ``clip_grad_norm_``: called (as is) and called again, in order, by every replay
+  (``changes_data``: it writes parameters, so no op may follow it; what it returns
+  may not reach the recorded ops).
 
 Nothing is recorded when no recorder is installed: each hook is one test.
 """
@@ -77,6 +78,7 @@ class Recorder:
         self.random = False  # whether the global generator was drawn from
         self.graph: dict = {}  # id(node) -> (node, fn, args, kwargs, needs, saved) at backward
         self.effects: list = []  # (kind, what, creation number): replayed after the ops
+        self.results: list = []  # what effects returned (a replay cannot hand these on)
         self.writes_at = None  # creation number of the first effect that writes data
 
     def op(self, node, fn, args, kwargs) -> None:
@@ -123,9 +125,12 @@ class Recorder:
             self.writes_at = seq
         STATE.recorder = None
         try:
-            return method(*args)
+            result = method(*args)
         finally:
             STATE.recorder = self
+        if result is not None:  # (kept, so that no op of the recording may use it unseen)
+            self.results.append(result)
+        return result
 
     def _traced(self, node) -> bool:
         """A node whose value the call depends on: made before it (an argument or a

@@ -4,8 +4,8 @@ While a step records, the library tells the recorder what it does besides ops
 (:mod:`.record`): a backward pass (whose graph the plan is then read from a copy
 of, the pass having freed it), and *effects*, the calls that change state
 outside the graph: an optimizer's ``step()`` and ``zero_grad()``, a Module's
-``zero_grad()``, a schedule's ``step()``. :func:`step_effects` checks that a
-replay can do them in order after the recorded ops, and :func:`step_backward` is
+``zero_grad()``, a schedule's ``step()``, ``clip_grad_norm_``. :func:`step_effects`
+checks that a replay can do them in order after the recorded ops, and :func:`step_backward` is
 the backward of a replayed step: the recorded plan, each input's gradient handed
 to it as the engine would, without a graph or a walk.
 
@@ -39,6 +39,10 @@ def step_effects(plan, rec, roots) -> str | None:
     """Set ``plan.effects`` from the recording's effects (``("call", (method, args))``
     and ``("backward", port number)``), or say why they cannot be replayed."""
     by_slot = {id(t): s for s, (kind, t, _) in enumerate(plan.slots) if kind == COMPUTED}
+    made = {id(r) for r in rec.results}
+    if made and any(id(t) in made for _, t, _ in plan.slots):
+        return ("it uses what a call such as clip_grad_norm_() returned inside it (a replay "
+                "makes the call again but cannot hand its result to the recorded ops)")
     for step in plan.steps:
         t = plan.slots[step.out][1]
         if rec.writes_at is not None and getattr(t, "_seq", -1) > rec.writes_at:
@@ -64,10 +68,26 @@ def step_effects(plan, rec, roots) -> str | None:
                     ".grad a replay would not fill)")
         effects.append((kind, bit))
     plan.effects = effects
+    plan.effect_keys = [_key(e) for e in effects]
     # which inputs may be nodes of an outer graph (a backward then walks on through it)
     plan.arg_inputs = [j for j, (arg, _) in enumerate(plan.input_nodes) if arg]
     plan.outer_inputs = any(t._inputs for arg, t in plan.input_nodes if not arg)
     return None
+
+
+def _key(x):
+    """A comparable form of an effect (the same calls on the same objects in two
+    recordings): numbers and strings as they are, containers by their items, bound
+    methods by function and object, anything else by identity."""
+    t = type(x)
+    if t is tuple or t is list:
+        return (t, tuple(_key(y) for y in x))
+    if x is None or t in (bool, int, float, str):
+        return x
+    self_ = getattr(x, "__self__", None)
+    if self_ is not None:
+        return ("method", getattr(x, "__func__", x), id(self_))
+    return ("id", id(x))
 
 
 def step_backward(state, bit, port) -> None:

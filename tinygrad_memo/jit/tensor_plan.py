@@ -101,6 +101,7 @@ class TensorPlan:
 
     kind = "tensor"
     effects: list | tuple = ()  # what a whole step does besides its ops (see jit.step)
+    effect_keys: list | tuple = ()  # (their comparable form)
     keep_versions = True  # whether a call keeps the versions of the saved tensors
 
     def __init__(self, rec, arg_leaves, outputs):

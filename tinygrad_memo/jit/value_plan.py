@@ -85,6 +85,7 @@ class ValuePlan:
 
     kind = "value"
     effects: list | tuple = ()  # what a whole step does besides its ops (see jit)
+    effect_keys: list | tuple = ()  # (their comparable form)
 
     def __init__(self, rec, arg_leaves, outputs):
         self.start = rec.start

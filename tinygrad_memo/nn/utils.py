@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ..grad_mode import STATE
 from ..tensor import Tensor
 from ..value import Value
 
@@ -57,6 +58,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     """
     if isinstance(parameters, Tensor | Value):
         parameters = [parameters]
+    if STATE.recorder is not None:  # inside tm.jit: every replay clips again
+        return STATE.recorder.effect(clip_grad_norm_, list(parameters), max_norm, norm_type,
+                                     error_if_nonfinite)
     norm_type = float(norm_type)
     max_norm = float(max_norm)
     params = [p for p in parameters if p.grad is not None]
