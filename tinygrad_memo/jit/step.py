@@ -4,10 +4,11 @@ While a step records, the library tells the recorder what it does besides ops
 (:mod:`.record`): a backward pass (whose graph the plan is then read from a copy
 of, the pass having freed it), and *effects*, the calls that change state
 outside the graph: an optimizer's ``step()`` and ``zero_grad()``, a Module's
-``zero_grad()``, a schedule's ``step()``, ``clip_grad_norm_``. :func:`step_effects`
-checks that a replay can do them in order after the recorded ops, and :func:`step_backward` is
-the backward of a replayed step: the recorded plan, each input's gradient handed
-to it as the engine would, without a graph or a walk.
+``zero_grad()``, a schedule's ``step()``, ``clip_grad_norm_``.
+:func:`step_effects` checks that a replay can do them in order after the
+recorded ops, and :func:`step_backward` is the backward of a replayed step: the
+recorded plan, each input's gradient handed to it as the engine would, without
+a graph or a walk.
 
 >>> import tinygrad_memo as tm
 >>> from tinygrad_memo import optim
