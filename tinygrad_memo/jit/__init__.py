@@ -227,11 +227,11 @@ class Jit:
             self._give_up(entry, "it steps an optimizer (or zeroes gradients) on Values; a "
                           "replayed Value step is its forward, backward outside")
             return
-        roots = [what for kind, what, _ in rec.effects if kind == "backward"]
-        if len(roots) > 1:
+        losses = [what for kind, what, _ in rec.effects if kind == "backward"]
+        if len(losses) > 1:
             self._give_up(entry, "it calls backward() more than once")
             return
-        planned = out_leaves + [r for r in roots if not any(r is x for x in out_leaves)]
+        planned = out_leaves + [r for r in losses if not any(r is x for x in out_leaves)]
         try:
             plan = (ValuePlan if values else TensorPlan)(rec, leaves, planned)
         except Exception as e:  # pragma: no cover - a recording this module does not know
@@ -239,7 +239,7 @@ class Jit:
             return
         plan.out_structure = out_structure
         if rec.effects:
-            why = step_effects(plan, rec, roots)
+            why = step_effects(plan, rec, losses)
             if why:
                 self._give_up(entry, why)
                 return

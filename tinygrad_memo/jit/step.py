@@ -27,8 +27,6 @@ a graph or a walk.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import engine
 from ..engine import TAPS
 from .tensor_plan import COMPUTED
@@ -62,7 +60,7 @@ def step_effects(plan, rec, roots) -> str | None:
         if s is None or s not in plan.ports:
             return "it calls backward() on a tensor it did not compute"
         bit = plan.ports.index(s)
-        plan.step_seed = np.ones(what.shape, what.dtype)  # as Tensor._seed: a one-element root
+        plan.step_seed = what._seed(None, False)  # (the eager pass's seed, made once)
         plan.step_seed.flags.writeable = False
         if any(m >> bit & 1 for m in plan.leaf_cones):
             return ("its backward() reaches a tensor made inside it with requires_grad (whose "
@@ -106,7 +104,4 @@ def step_backward(state, bit, port) -> None:
         g = grads[i]
         i += 1
         if g is not None:
-            if t._grad is None and type(g) is np.ndarray and g.base is None:
-                t._grad = g  # (what Tensor._receive does with a leaf's first gradient)
-            else:
-                t._receive(g, False)
+            t._receive(g, False)  # (a leaf: accumulated into .grad, as by the engine)
