@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import anomaly as _anomaly
+from ..engine import TAPS
 from ..grad_mode import STATE
 from ..random import rng
 from ..tensor import Tensor
@@ -29,7 +30,7 @@ from . import tensor_plan as _tp
 from .node import CallState, call_node
 from .record import record
 from .signature import Links, flatten, roots_of, signature, unflatten
-from .step import step_backward, step_effects
+from .step import replay_step, step_backward, step_effects
 from .tensor_plan import TensorPlan
 from .value_plan import ValuePlan
 
@@ -313,10 +314,11 @@ class Jit:
 
     def _replay_tensor(self, entry, plan, leaves):
         pool = entry.pool
+        if plan.direct and STATE.enabled and not TAPS:
+            return replay_step(plan, pool, leaves, self.__name__)
         ctxs = pool.take()
         draws = rng().bit_generator.state if plan.random else None
         vals = plan.forward(leaves, ctxs)
-        kinds = plan.slots
         ports = {}
         state = None
         if STATE.enabled and plan.ports and plan.inputs:
@@ -331,32 +333,14 @@ class Jit:
         else:
             _tp.release_saved(ctxs)
             pool.give_back(ctxs)
-        results = []
-        for o in plan.outputs:
-            if o[0] == "tensor":
-                s = o[1]
-                p = ports.get(s)
-                if p is None:
-                    kind = kinds[s][0]
-                    if kind in (_tp.ARG, _tp.CAPTURED):
-                        p = _slot_node(kinds[s], leaves)
-                    else:
-                        data = vals[s]
-                        if kind == _tp.CONST:
-                            data = data.copy()  # (the plan's own constant)
-                        p = Tensor._make(data, o[2])
-                results.append(p)
-            elif o[0] == "array":
-                results.append(o[1].copy())
-            else:
-                results.append(o[1])
+        out = plan.results(vals, ports, leaves)
         if plan.effects:  # a whole step: its backward, optimizer steps..., in their order
             for kind, what in plan.effects:
                 if kind == "call":
                     what[0](*what[1])
                 elif state is not None:  # (else nothing needs a gradient)
                     step_backward(state, what, ports[plan.ports[what]])
-        return unflatten(plan.out_structure, iter(results))
+        return out
 
     def _replay_value(self, entry, plan, leaves):
         pool = entry.pool
@@ -448,11 +432,6 @@ def _nodes(where: list, leaves) -> list:
     """The tensors of a call at ``where``'s places: ``(True, i)`` is argument ``i``,
     ``(False, t)`` a captured tensor ``t``."""
     return [leaves[p] if a else p for a, p in where]
-
-
-def _slot_node(slot, leaves):
-    kind, payload, _ = slot
-    return leaves[payload] if kind == _tp.ARG else payload
 
 
 def _plain_value(x) -> Value:

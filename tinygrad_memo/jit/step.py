@@ -28,10 +28,11 @@ a graph or a walk.
 from __future__ import annotations
 
 from .. import engine
-from ..engine import TAPS
+from ..engine import TAPS, Subgraph
+from .node import CallState, JitRecord, TensorOutput
 from .tensor_plan import COMPUTED
 
-__all__ = ["step_backward", "step_effects"]
+__all__ = ["replay_step", "step_backward", "step_effects"]
 
 
 def step_effects(plan, rec, roots) -> str | None:
@@ -71,6 +72,11 @@ def step_effects(plan, rec, roots) -> str | None:
     # which inputs may be nodes of an outer graph (a backward then walks on through it)
     plan.arg_inputs = [j for j, (arg, _) in enumerate(plan.input_nodes) if arg]
     plan.outer_inputs = any(t._inputs for arg, t in plan.input_nodes if not arg)
+    # the common step (one loss, its gradients all for captured leaves, nothing written
+    # between the forward and the backward) replays without a call node: see replay_step
+    plan.direct = (len(plan.ports) == 1 and sum(k == "backward" for k, _ in effects) == 1
+                   and bool(plan.inputs) and not plan.arg_inputs and not plan.outer_inputs
+                   and not plan.keep_versions)
     return None
 
 
@@ -105,3 +111,34 @@ def step_backward(state, bit, port) -> None:
         i += 1
         if g is not None:
             t._receive(g, False)  # (a leaf: accumulated into .grad, as by the engine)
+
+
+def replay_step(plan, pool, leaves, fn_name):
+    """A replay of the common whole step (``plan.direct``, no hook or checkpoint
+    watching): the forward plan, then the effects in order, the backward among them
+    run on this call's contexts directly, each captured parameter receiving its
+    gradient as from the engine. The returned loss is a node whose graph has been
+    freed (a second ``backward()`` raises, as eager's), so no call state is kept."""
+    ctxs = pool.take()
+    vals = plan.forward(leaves, ctxs)
+    if plan.spent is None:  # (one per plan: the captured inputs are the guard's)
+        st = CallState(plan, None, None, [t for _, t in plan.input_nodes], None)
+        st.released = st.clean = True
+        plan.spent = (st, JitRecord(fn_name, st, 0), Subgraph(st.inputs, st.account))
+    spent, record, subgraph = plan.spent
+    loss = TensorOutput._make(vals[plan.ports[0]], True)
+    loss._ctx, loss._inputs, loss._state = record, subgraph, spent
+    out = plan.results(vals, {plan.ports[0]: loss}, leaves)
+    for kind, what in plan.effects:
+        if kind == "call":
+            what[0](*what[1])
+            continue
+        grads, _ = plan.backward(ctxs, vals, [plan.step_seed], 1, True)
+        pool.give_back(ctxs)
+        i = 0
+        for t in spent.inputs:
+            g = grads[i]
+            i += 1
+            if g is not None:
+                t._receive(g, False)  # (a leaf: accumulated into .grad, as by the engine)
+    return out

@@ -32,6 +32,7 @@ from ..function import Context
 from ..ops.shape import sum_to
 from ..tensor import Tensor
 from . import codegen
+from .signature import unflatten
 
 __all__ = ["TensorPlan"]
 
@@ -103,6 +104,8 @@ class TensorPlan:
     effects: list | tuple = ()  # what a whole step does besides its ops (see jit.step)
     effect_keys: list | tuple = ()  # (their comparable form)
     keep_versions = True  # whether a call keeps the versions of the saved tensors
+    direct = False  # a whole step replayed without a call node (see jit.step.replay_step)
+    spent = None  # (the freed call state its returned losses share)
 
     def __init__(self, rec, arg_leaves, outputs):
         self.start = rec.start
@@ -529,6 +532,31 @@ class TensorPlan:
                 and all(step.plain for step in self.grad_steps)):
             codegen.compile_backward(self)
         return _unshared([gs[s] for s in self.inputs], seeds), unsent
+
+    def results(self, vals, ports: dict, leaves):
+        """A call's outputs in the function's structure: the ports (slot -> node) as
+        given, other tensors made from their slots' arrays (an argument or captured
+        tensor itself; never a constant of the plan, nor an array of the plan's own)."""
+        out = []
+        for o in self.outputs:
+            if o[0] == "tensor":
+                s = o[1]
+                p = ports.get(s)
+                if p is None:
+                    kind, payload, _ = self.slots[s]
+                    if kind == ARG:
+                        p = leaves[payload]
+                    elif kind == CAPTURED:
+                        p = payload
+                    else:
+                        data = vals[s]
+                        p = Tensor._make(data.copy() if kind == CONST else data, o[2])
+                out.append(p)
+            else:
+                out.append(o[1].copy() if o[0] == "array" else o[1])
+        if self.out_structure is None:  # (one output, not in a container)
+            return out[0]
+        return unflatten(self.out_structure, iter(out))
 
     # -- eagerly, with graph nodes (create_graph) ------------------------------------------------
     def rebuild(self, nodes: dict, vals):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..function import Function
@@ -35,6 +37,11 @@ def _checked(where: str, shape: tuple, target, ignore_index):
     C = shape[0] if len(shape) == 1 else shape[1]
     if arr.size == 0:
         return arr, True
+    unsigned = _UNSIGNED.get(arr.dtype)
+    if unsigned is not None and (ignore_index is None or not 0 <= ignore_index < C):
+        # the common case in one reduction: read as unsigned, a negative target is huge
+        if np.maximum.reduce(arr.view(unsigned), axis=None) < C:
+            return arr, True  # (every target is a class, so none is the ignore_index)
     lo, hi = np.minimum.reduce(arr, axis=None), np.maximum.reduce(arr, axis=None)
     every = ignore_index is None or not lo <= ignore_index <= hi
     if lo >= 0 and hi < C:
@@ -48,6 +55,18 @@ def _checked(where: str, shape: tuple, target, ignore_index):
         raise ValueError(f"{where}: class targets must be in [0, {C}){extra}, got values in "
                          f"[{vals.min()}, {vals.max()}] (input shape {shape})")
     return arr, every
+
+
+_UNSIGNED = {np.dtype(f"{o}i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8) for o in "<>="
+              if np.dtype(f"{o}i{n}").isnative}
+
+
+@functools.lru_cache(maxsize=64)
+def _row_starts(n: int, C: int) -> np.ndarray:
+    """Where each of ``n`` rows of ``C`` classes starts in the flat array (read-only)."""
+    starts = np.arange(n) * C
+    starts.flags.writeable = False
+    return starts
 
 
 class CrossEntropy(Function, name="cross_entropy"):
@@ -77,9 +96,9 @@ class CrossEntropy(Function, name="cross_entropy"):
         valid = None if every else t != ignore_index
         every = every or bool(valid.all())
         idx = t if every else np.where(valid, t, 0)
-        if x.ndim == 2:  # (the common case: fancy indexing is faster than take_along_axis)
-            idx = (np.arange(x.shape[0]), idx)
-            picked = shifted[idx]  # picked, not multiplied: -inf logits (masked) stay finite
+        if x.ndim == 2:  # (the common case: a flat index is faster than take_along_axis)
+            idx = idx + _row_starts(x.shape[0], C)
+            picked = shifted.reshape(-1)[idx]  # picked, not multiplied: -inf stays finite
         else:
             idx = np.expand_dims(idx, cax)
             picked = np.take_along_axis(shifted, idx, axis=cax).squeeze(cax)
@@ -112,8 +131,8 @@ class CrossEntropy(Function, name="cross_entropy"):
         (x,) = ctx.saved_tensors
         if type(g) is np.ndarray and type(x) is np.ndarray:  # first order: the kept softmax
             d = ctx.p.copy()
-            if type(idx) is tuple:
-                d[idx] -= 1.0 - eps
+            if d.ndim == 2:  # (idx: flat, see forward)
+                d.reshape(-1)[idx] -= 1.0 - eps
             else:
                 np.put_along_axis(d, idx, np.take_along_axis(d, idx, axis=cax) - (1.0 - eps),
                                   axis=cax)
@@ -122,8 +141,8 @@ class CrossEntropy(Function, name="cross_entropy"):
         else:  # create_graph: the softmax again, of the saved input (a graph node)
             e = np.exp(x - ctx.m)
             target = np.zeros(ctx.p.shape, ctx.p.dtype)
-            if type(idx) is tuple:
-                target[idx] = 1.0 - eps
+            if target.ndim == 2:
+                target.reshape(-1)[idx] = 1.0 - eps
             else:
                 np.put_along_axis(target, idx, 1.0 - eps, axis=cax)
             d = e / e.sum(axis=cax, keepdims=True) - (target + eps / ctx.p.shape[cax])
