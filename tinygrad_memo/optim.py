@@ -147,32 +147,40 @@ class Optimizer:
         """
         if STATE.recorder is not None:  # inside tm.jit: every replay updates them again
             return STATE.recorder.effect(self.step, changes_data=True)
-        state, update = self.state, self._update
+        state = self.state
+        states, ps, gs = [], [], []
         written: list = []  # (written in place: ops that saved them now refuse to backward)
+        for i, t in self._tensors:
+            g = t._grad
+            if g is None:
+                continue
+            p = t.data
+            if type(g) is not np.ndarray or g.shape != p.shape:
+                g = self._grad_of(i, t)
+            s = state.get(i)
+            if s is None:
+                s = state[i] = {}
+            states.append(s)
+            ps.append(p)
+            gs.append(g)
+            written.append(t)
         try:
-            for i, t in self._tensors:
-                g = t._grad
-                if g is None:
-                    continue
-                p = t.data
-                if type(g) is not np.ndarray or g.shape != p.shape:
-                    g = self._grad_of(i, t)
-                s = state.get(i)
-                if s is None:
-                    s = state[i] = {}
-                update(s, p, g)
-                written.append(t)
+            if ps:
+                self._update(states, ps, gs)
         finally:
             bump_all(written)
         if self._values:
             vals = self._values
             p = np.fromiter((v.data for v in vals), dtype=np.float64, count=len(vals))
             g = np.fromiter((float(v.grad) for v in vals), dtype=np.float64, count=len(vals))
-            update(state.setdefault("values", {}), p, g)
+            self._update([state.setdefault("values", {})], [p], [g])
             for v, x in zip(vals, p.tolist()):
                 v.data = x
 
-    def _update(self, state: dict, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
+    def _update(self, states: list, ps: list, gs: list) -> None:  # pragma: no cover
+        """The rule, over lists (as PyTorch's functional optimizers): each parameter
+        array ``ps[k]`` updated in place from its gradient ``gs[k]`` and its state dict
+        ``states[k]``."""
         raise NotImplementedError
 
     # -- state ---------------------------------------------------------------------------------
@@ -332,19 +340,21 @@ class SGD(Optimizer):
         return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
                 "nesterov": self.nesterov, "weight_decay": self.weight_decay}
 
-    def _update(self, state, p, g):
-        if self.weight_decay != 0:
-            g = g + self.weight_decay * p
-        mu = self.momentum
-        if mu != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, copy=True)
-            else:
-                buf *= mu
-                buf += (1 - self.dampening) * g
-            g = g + mu * buf if self.nesterov else buf
-        p -= self.lr * g
+    def _update(self, states, ps, gs):
+        lr, wd, mu, damp, nesterov = (self.lr, self.weight_decay, self.momentum,
+                                      self.dampening, self.nesterov)
+        for state, p, g in zip(states, ps, gs):
+            if wd != 0:
+                g = g + wd * p
+            if mu != 0:
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = np.array(g, copy=True)
+                else:
+                    buf *= mu
+                    buf += (1 - damp) * g
+                g = g + mu * buf if nesterov else buf
+            p -= lr * g
 
 
 class Adam(Optimizer):
@@ -384,33 +394,34 @@ class Adam(Optimizer):
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
                 "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
 
-    def _update(self, state, p, g):
-        lr, (b1, b2), wd = self.lr, self.betas, self.weight_decay
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
+    def _update(self, states, ps, gs):
+        lr, (b1, b2), wd, eps = self.lr, self.betas, self.weight_decay, self.eps
+        for state, p, g in zip(states, ps, gs):
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = np.zeros_like(p)
+                state["exp_avg_sq"] = np.zeros_like(p)
+                if self.amsgrad:
+                    state["max_exp_avg_sq"] = np.zeros_like(p)
+            state["step"] += 1
+            t = state["step"]
+            if wd != 0:
+                if self._decoupled:
+                    p *= 1 - lr * wd
+                else:
+                    g = g + wd * p
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            m += (1 - b1) * (g - m)  # torch's exp_avg.lerp_(grad, 1 - beta1)
+            v *= b2
+            v += (1 - b2) * (g * g)
+            bias_correction1 = 1 - b1 ** t
+            bias_correction2_sqrt = math.sqrt(1 - b2 ** t)
             if self.amsgrad:
-                state["max_exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
-        t = state["step"]
-        if wd != 0:
-            if self._decoupled:
-                p *= 1 - lr * wd
-            else:
-                g = g + wd * p
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - b1) * (g - m)  # torch's exp_avg.lerp_(grad, 1 - beta1)
-        v *= b2
-        v += (1 - b2) * (g * g)
-        bias_correction1 = 1 - b1 ** t
-        bias_correction2_sqrt = math.sqrt(1 - b2 ** t)
-        if self.amsgrad:
-            vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p))
-            np.maximum(vmax, v, out=vmax)
-            v = vmax
-        denom = np.sqrt(v) / bias_correction2_sqrt + self.eps
-        p += (-lr / bias_correction1) * (m / denom)
+                vmax = state.setdefault("max_exp_avg_sq", np.zeros_like(p))
+                np.maximum(vmax, v, out=vmax)
+                v = vmax
+            denom = np.sqrt(v) / bias_correction2_sqrt + eps
+            p += (-lr / bias_correction1) * (m / denom)
 
 
 class AdamW(Adam):
