@@ -180,7 +180,7 @@ class Jit:
         fn = self.fn
         if STATE.recorder is not None or _anomaly._STACK:  # inside another recording (part
             return fn(*args, **kwargs)  # of it), or checking each op (tm.detect_anomaly)
-        if not kwargs and not any(type(a) in _CONTAINERS for a in args):
+        if not kwargs and _CONTAINERS.isdisjoint(map(type, args)):
             leaves, structure = list(args), len(args)  # (the common case: plain arguments)
         else:
             leaves = []
@@ -422,7 +422,7 @@ def _same(a, b) -> bool:
         return np.array_equal(a.view(np.uint8), b.view(np.uint8)) if a.flags.c_contiguous \
             else a.tobytes() == b.tobytes()
     return a == b or (a != a and b != b)
-_CONTAINERS = (list, tuple, dict)
+_CONTAINERS = frozenset((list, tuple, dict))
 
 
 _VERSION = operator.attrgetter("_version")

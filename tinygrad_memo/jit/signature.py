@@ -64,13 +64,13 @@ def unflatten(structure, leaves):
 
 def _leaf_key(x):
     t = type(x)
+    if t is np.ndarray:  # (the common leaves first: a batch of data, a Tensor)
+        return ("A", x.shape, x.dtype)
     if t is Tensor or isinstance(x, Tensor):
         d = x.data
-        return ("T", d.shape, d.dtype.str, x._rg)
+        return ("T", d.shape, d.dtype, x._rg)
     if t is Value or isinstance(x, Value):
         return ("V", x._d0 is not False)
-    if t is np.ndarray:
-        return ("A", x.shape, x.dtype.str)
     if t is float or t is int or isinstance(x, _STATIC):
         return (t, x)
     return ("id", id(x))

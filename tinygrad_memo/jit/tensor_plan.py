@@ -598,9 +598,8 @@ def _unshared(out: list, seeds) -> list:
     """The inputs' gradients as arrays, none of them the same array as another's or a
     seed (an op may hand one array to two inputs): a repeat becomes a view."""
     ids = set(map(id, out))
-    if len(ids) == len(out) and set(map(type, out)) <= _FINE and not any(
-            id(g) in ids for g in seeds if g is not None):
-        return out
+    if len(ids) == len(out) and set(map(type, out)) <= _FINE and ids.isdisjoint(map(id, seeds)):
+        return out  # (a None in both lists goes the long way below, to the same result)
     seen = {id(g) for g in seeds if g is not None}
     for k, g in enumerate(out):
         if g is not None and type(g) is not np.ndarray:
