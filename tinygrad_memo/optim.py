@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -53,6 +54,10 @@ def _number(x, where: str, name: str, low: float = 0.0, high: float | None = Non
             f"[{low}, {high}]" if high is not None else f">= {low}")
         raise ValueError(f"{where}: {name} must be {rng}, got {x}")
     return x
+
+
+_GRAD, _DATA, _SHAPE = (operator.attrgetter(a) for a in ("_grad", "data", "shape"))
+_ARRAYS = {np.ndarray}
 
 
 class Optimizer:
@@ -102,6 +107,8 @@ class Optimizer:
             seen.add(id(p))
         self.params = params
         self._tensors = [(i, p) for i, p in enumerate(params) if isinstance(p, Tensor)]
+        self._tlist = [p for _, p in self._tensors]  # (the same, as two lists for step())
+        self._tpos = [i for i, _ in self._tensors]
         self._values = [p for p in params if isinstance(p, Value)]
         self._index = {id(p): i for i, p in enumerate(params)}
         self.state: dict = {}
@@ -148,22 +155,19 @@ class Optimizer:
         if STATE.recorder is not None:  # inside tm.jit: every replay updates them again
             return STATE.recorder.effect(self.step, changes_data=True)
         state = self.state
-        states, ps, gs = [], [], []
-        written: list = []  # (written in place: ops that saved them now refuse to backward)
-        for i, t in self._tensors:
-            g = t._grad
-            if g is None:
-                continue
-            p = t.data
-            if type(g) is not np.ndarray or g.shape != p.shape:
-                g = self._grad_of(i, t)
-            s = state.get(i)
-            if s is None:
-                s = state[i] = {}
-            states.append(s)
-            ps.append(p)
-            gs.append(g)
-            written.append(t)
+        ts, where = self._tlist, self._tpos
+        gs = list(map(_GRAD, ts))
+        ps = list(map(_DATA, ts))
+        if set(map(type, gs)) == _ARRAYS and list(map(_SHAPE, gs)) == list(map(_SHAPE, ps)):
+            written = ts  # (the common case, C-level maps: every gradient an array of its shape)
+        else:  # some have none, or one to check
+            picked = [k for k, g in enumerate(gs) if g is not None]
+            ps = [ps[k] for k in picked]
+            gs = [self._grad_of(where[k], ts[k]) for k in picked]
+            where, written = [where[k] for k in picked], [ts[k] for k in picked]
+        states = list(map(state.get, where))
+        if None in states:
+            states = [state.setdefault(i, {}) if s is None else s for i, s in zip(where, states)]
         try:
             if ps:
                 self._update(states, ps, gs)
