@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 
 import tinygrad_memo as tm
-from tinygrad_memo import Tensor, Value, nn, optim
+from tinygrad_memo import Function, Tensor, Value, nn, optim
 from tinygrad_memo.jit import JitWarning
 from tinygrad_memo.nn import functional as F
 from tinygrad_memo.testing import strategies as S
@@ -72,6 +72,7 @@ def test_whole_step_replays_as_eager_bit_for_bit(opt, zero):
         _assert_same(*models)
         assert opts[0].lr == opts[1].lr
     assert jitted.plans[0].status == "ready" and jitted.plans[0].replays == 4
+    assert _plan(jitted).direct  # (the common step: replayed without a call node)
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         b.backward()  # the step's backward has freed its graph, as eager's
 
@@ -93,6 +94,52 @@ def test_gradients_accumulate_without_zero_grad_as_eager():
         jitted(x, y)
         _assert_same(*models)
     assert jitted.plans[0].replays == 2
+
+
+def _plan(jitted):
+    (entry,) = jitted._entries.values()
+    return entry.plan
+
+
+class _Stop(Function):
+    """The identity, whose backward sends no gradient (None)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return None
+
+
+def test_parameters_no_gradient_reaches_keep_none_as_eager():
+    models = [_model(), _model()]
+    opts = [optim.SGD(m.parameters(), lr=0.1, momentum=0.5) for m in models]
+
+    def make_step(m, o):
+        def step(x, y):
+            o.zero_grad()
+            h = Tensor(x)
+            for i, layer in enumerate(m):
+                h = layer(h)
+                if i == 1:  # nothing flows back into the first layer
+                    h = _Stop.apply(h)
+            loss = F.cross_entropy(h, y)
+            loss.backward()
+            o.step()
+            return loss
+
+        return step
+
+    eager, jitted = make_step(models[0], opts[0]), tm.jit(make_step(models[1], opts[1]))
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        x, y = _data(rng)
+        assert eager(x, y).item() == jitted(x, y).item()
+        _assert_same(*models)
+    assert models[1][0].weight.grad is None and models[1][2].weight.grad is not None
+    assert jitted.plans[0].replays == 2 and _plan(jitted).direct
 
 
 def test_a_hook_added_later_runs_at_each_replay():

@@ -113,7 +113,7 @@ class _Entry:
         self.reason = None
         self.checked: list = []  # captured tensors
         self.arrays: list = []  # their data at the last call
-        self.checks: tuple = ([], [])  # what they were: requires_grad, (shape, dtype)
+        self.checks: tuple = ([], [], [])  # what they were: requires_grad, shape, dtype
         self.snapshot = None  # the traced data of the first recording
         self.same_args: list = []  # (argument index, data) unchanged between the recordings
 
@@ -272,10 +272,11 @@ class Jit:
             captured = [t for _, t in plan.captured]
             entry.checked = captured
             entry.arrays = list(map(_DATA, captured))
-            entry.checks = (list(map(_RG, captured)), list(map(_SHAPE_DTYPE, entry.arrays)))
+            entry.checks = (list(map(_RG, captured)), list(map(_SHAPE, entry.arrays)),
+                            list(map(_DTYPE, entry.arrays)))
         else:
             captured = [v for _, v in plan.captured]
-            entry.checked, entry.arrays, entry.checks = [], [], ([], [])
+            entry.checked, entry.arrays, entry.checks = [], [], ([], [], [])
         entry.links = Links(roots, captured)
 
     def _give_up(self, entry, reason, where=None) -> None:
@@ -298,8 +299,9 @@ class Jit:
         checked, arrays = entry.checked, entry.arrays
         if not all(map(operator.is_, map(_DATA, checked), arrays)):  # data assigned anew
             arrays[:] = map(_DATA, checked)
-        if list(map(_SHAPE_DTYPE, arrays)) != entry.checks[1] or list(
-                map(_RG, checked)) != entry.checks[0]:
+        rgs, shapes, dtypes = entry.checks  # (lists compare their items by identity first)
+        if list(map(_SHAPE, arrays)) != shapes or list(map(_DTYPE, arrays)) != dtypes or list(
+                map(_RG, checked)) != rgs:
             return False
         for i, then in entry.same_args:
             if not _same(_data(leaves[i]), then):
@@ -396,7 +398,7 @@ def _args_data(leaves) -> list:
 # what the guard checks of each captured tensor: its data's shape and dtype (of the
 # arrays of the last call unless one was assigned since), its requires_grad
 _DATA, _RG = operator.attrgetter("data"), operator.attrgetter("_rg")
-_SHAPE_DTYPE = operator.attrgetter("shape", "dtype")
+_SHAPE, _DTYPE = operator.attrgetter("shape"), operator.attrgetter("dtype")
 
 
 def _frozen(d):

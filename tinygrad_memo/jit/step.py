@@ -27,8 +27,13 @@ a graph or a walk.
 
 from __future__ import annotations
 
+from collections import deque
+from itertools import repeat
+from operator import is_not
+
 from .. import engine
 from ..engine import TAPS, Subgraph
+from ..tensor import Tensor
 from .node import CallState, JitRecord, TensorOutput
 from .tensor_plan import COMPUTED
 
@@ -135,10 +140,13 @@ def replay_step(plan, pool, leaves, fn_name):
             continue
         grads, _ = plan.backward(ctxs, vals, [plan.step_seed], 1, True)
         pool.give_back(ctxs)
-        i = 0
-        for t in spent.inputs:
-            g = grads[i]
-            i += 1
-            if g is not None:
-                t._receive(g, False)  # (a leaf: accumulated into .grad, as by the engine)
+        ins = spent.inputs
+        if not all(map(is_not, grads, repeat(None))):  # (an input that no gradient reached)
+            keep = [k for k, g in enumerate(grads) if g is not None]
+            ins, grads = [ins[k] for k in keep], [grads[k] for k in keep]
+        # each a leaf: its gradient kept, or accumulated into .grad, as by the engine
+        deque(map(_RECEIVE, ins, grads, repeat(False)), 0)
     return out
+
+
+_RECEIVE = Tensor._receive
