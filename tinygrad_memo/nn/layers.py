@@ -16,6 +16,7 @@ reseeded by ``tinygrad_memo.random.manual_seed``.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -167,6 +168,12 @@ class GELU(Module):
 _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "gelu": GELU}
 
 
+@functools.cache
+def _names(n: int) -> tuple:
+    """The attribute names of a Sequential's ``n`` children: "0", "1", ..."""
+    return tuple(map(str, range(n)))
+
+
 class Sequential(Module):
     """Modules (or plain callables) applied in order; children are named ``0``, ``1``, ...
     as in PyTorch, so state dict keys read ``0.weight``.
@@ -202,7 +209,7 @@ class Sequential(Module):
         return getattr(self, str(i % n))
 
     def __iter__(self):
-        return (self[i] for i in range(self._n))
+        return map(self.__dict__.__getitem__, _names(self._n))  # (forward runs through this)
 
     def forward(self, x):
         """Each module in turn.
