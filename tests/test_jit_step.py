@@ -96,6 +96,19 @@ def test_gradients_accumulate_without_zero_grad_as_eager():
     assert jitted.plans[0].replays == 2
 
 
+def _side_by_side(make_step, models, opts, steps, seed):
+    """``make_step(model, opt)`` run eagerly on the first model and jitted on the second,
+    on the same data: the same losses, parameters and gradients after every step.
+    Returns the jitted step."""
+    eager, jitted = make_step(models[0], opts[0]), tm.jit(make_step(models[1], opts[1]))
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        x, y = _data(rng)
+        assert eager(x, y).item() == jitted(x, y).item()
+        _assert_same(*models)
+    return jitted
+
+
 def _plan(jitted):
     (entry,) = jitted._entries.values()
     return entry.plan
@@ -132,12 +145,7 @@ def test_parameters_no_gradient_reaches_keep_none_as_eager():
 
         return step
 
-    eager, jitted = make_step(models[0], opts[0]), tm.jit(make_step(models[1], opts[1]))
-    rng = np.random.default_rng(5)
-    for _ in range(4):
-        x, y = _data(rng)
-        assert eager(x, y).item() == jitted(x, y).item()
-        _assert_same(*models)
+    jitted = _side_by_side(make_step, models, opts, steps=4, seed=5)
     assert models[1][0].weight.grad is None and models[1][2].weight.grad is not None
     assert jitted.plans[0].replays == 2 and _plan(jitted).direct
 
@@ -215,12 +223,7 @@ def test_gradient_clipping_inside_replays_as_eager():
 
         return step
 
-    eager, jitted = make_step(models[0], opts[0]), tm.jit(make_step(models[1], opts[1]))
-    rng = np.random.default_rng(7)
-    for _ in range(5):
-        x, y = _data(rng)
-        assert eager(x, y).item() == jitted(x, y).item()
-        _assert_same(*models)
+    jitted = _side_by_side(make_step, models, opts, steps=5, seed=7)
     assert jitted.plans[0].replays == 3
 
 

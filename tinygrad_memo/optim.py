@@ -106,9 +106,9 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}: parameter {i} appears more than once")
             seen.add(id(p))
         self.params = params
-        self._tensors = [(i, p) for i, p in enumerate(params) if isinstance(p, Tensor)]
-        self._tlist = [p for _, p in self._tensors]  # (the same, as two lists for step())
-        self._tpos = [i for i, _ in self._tensors]
+        # the Tensor parameters and their positions in params (state keys)
+        self._tlist = [p for p in params if isinstance(p, Tensor)]
+        self._tpos = [i for i, p in enumerate(params) if isinstance(p, Tensor)]
         self._values = [p for p in params if isinstance(p, Value)]
         self._index = {id(p): i for i, p in enumerate(params)}
         self.state: dict = {}
@@ -125,7 +125,7 @@ class Optimizer:
         """
         if STATE.recorder is not None:  # inside tm.jit: every replay resets them again
             return STATE.recorder.effect(self.zero_grad, set_to_none)
-        for _, t in self._tensors:
+        for t in self._tlist:
             if set_to_none or t._grad is None:
                 t._grad = None
             else:

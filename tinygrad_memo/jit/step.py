@@ -109,13 +109,7 @@ def step_backward(state, bit, port) -> None:
         engine.backward(port)
         return
     seed = state.plan.step_seed  # (read-only: an op writing into its seed would raise)
-    grads = state.vjp(seed if state.single else [(bit, seed)], False, True)
-    i = 0
-    for t in inputs:
-        g = grads[i]
-        i += 1
-        if g is not None:
-            t._receive(g, False)  # (a leaf: accumulated into .grad, as by the engine)
+    _hand_over(inputs, state.vjp(seed if state.single else [(bit, seed)], False, True))
 
 
 def replay_step(plan, pool, leaves, fn_name):
@@ -140,13 +134,17 @@ def replay_step(plan, pool, leaves, fn_name):
             continue
         grads, _ = plan.backward(ctxs, vals, [plan.step_seed], 1, True)
         pool.give_back(ctxs)
-        ins = spent.inputs
-        if not all(map(is_not, grads, repeat(None))):  # (an input that no gradient reached)
-            keep = [k for k, g in enumerate(grads) if g is not None]
-            ins, grads = [ins[k] for k in keep], [grads[k] for k in keep]
-        # each a leaf: its gradient kept, or accumulated into .grad, as by the engine
-        deque(map(_RECEIVE, ins, grads, repeat(False)), 0)
+        _hand_over(spent.inputs, grads)
     return out
+
+
+def _hand_over(inputs, grads) -> None:
+    """Each input (a leaf) its gradient, kept or accumulated into ``.grad`` as by the
+    engine (``Tensor._receive``); an input that no gradient reached gets nothing."""
+    if not all(map(is_not, grads, repeat(None))):
+        keep = [k for k, g in enumerate(grads) if g is not None]
+        inputs, grads = [inputs[k] for k in keep], [grads[k] for k in keep]
+    deque(map(_RECEIVE, inputs, grads, repeat(False)), 0)
 
 
 _RECEIVE = Tensor._receive

@@ -57,8 +57,7 @@ def _checked(where: str, shape: tuple, target, ignore_index):
     return arr, every
 
 
-_UNSIGNED = {np.dtype(f"{o}i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8) for o in "<>="
-              if np.dtype(f"{o}i{n}").isnative}
+_UNSIGNED = {np.dtype(f"i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8)}  # (native order)
 
 
 @functools.lru_cache(maxsize=64)
