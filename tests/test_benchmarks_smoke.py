@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,3 +43,14 @@ def test_conv_quick():
     except ImportError:
         return
     assert "agree with PyTorch" in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs Valgrind")
+def test_instructions_quick():
+    r = _quick("instructions.py", 600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    row = next(line for line in r.stdout.splitlines() if line.startswith("small"))
+    buffers, eager = (float(v) for v in re.findall(r"([\d.]+) \(", row))
+    # thousands of instructions per step: hand-written numpy does a few hundred thousand,
+    # and the eager engine (graph, memo, the same numpy calls) does more
+    assert 100 < buffers < eager, row
