@@ -3,9 +3,10 @@ that does not move with the machine's load.
 
 On a shared 2-core machine the time of a 0.1 ms step varies by a third from one run
 to the next, so a change of a few percent in the engine cannot be timed. The number
-of instructions the step executes is fixed to a few in a million between runs (with
-``PYTHONHASHSEED=0`` and BLAS on one thread: a BLAS worker's spinning would count);
-compilers' and databases' performance suites measure their changes so. Each figure is
+of instructions the step executes barely moves (with ``PYTHONHASHSEED=0`` and BLAS
+on one thread: a BLAS worker's spinning would count): 0.01% between runs of a step
+alone, up to 1.5% between full runs of this script, where two counted processes run
+at a time. Compilers' and databases' performance suites measure their changes so. Each figure is
 the count of a run of ``N2`` steps minus that of a run of ``N1`` steps (the same
 set-up and warm-up in both: imports, recording), divided by ``N2 - N1``, for the
 steps of ``benchmarks/tensor_mlp.py`` (same models, same data) under
@@ -39,7 +40,7 @@ ROOT = HERE.parent
 IMPLS = {"numpy": "numpy", "buffers": "numpy buffers", "eager": "tinygrad_memo",
          "jit": "tinygrad_memo jit", "step": "jit whole step"}
 BASE = "buffers"
-#: (N1, N2) steps per size (the counts per step agree to 0.1% from 50 steps of small on)
+#: (N1, N2) steps per size (small's count per step is the same to 0.1% from 50 steps on)
 STEPS = {"small": (10, 60), "deep": (3, 13), "large": (1, 3)}
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 

@@ -192,6 +192,31 @@ def test_a_changed_signature_gets_its_own_plan(change):
     assert [p.replays for p in step.plans] == [3, 1]
 
 
+@pytest.mark.parametrize("change", ["shape", "dtype", "requires_grad"])
+def test_a_changed_captured_tensor_is_never_replayed_wrongly(change):
+    w = Tensor(np.array([1.0, -2.0, 0.5]), requires_grad=True)
+
+    def fn(x):
+        return (x * w).tanh().sum()
+
+    step = tm.jit(fn)
+    x = Tensor(np.array([0.3, 0.2, -0.1]))
+    for _ in range(3):
+        _check_same(step, fn, x)
+    assert step.plans[0].replays == 1
+    if change == "shape":  # (broadcasting would have hidden a wrong replay)
+        w.data = np.array([[1.0], [3.0]])
+    elif change == "dtype":
+        w.data = w.data.astype(np.float32) + np.float32(1e-3)
+    else:
+        w.requires_grad = False
+    for _ in range(3):
+        got, want = step(x), fn(x)
+        np.testing.assert_array_equal(got.data, want.data)
+        assert got.data.dtype == want.data.dtype and got.requires_grad == want.requires_grad
+    assert [p.replays for p in step.plans] == [2]  # (recorded anew twice, then replayed)
+
+
 def test_value_list_length_and_captured_parameter_identity():
     w = [Value(0.5), Value(-1.5)]
 

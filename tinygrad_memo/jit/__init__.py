@@ -112,8 +112,7 @@ class _Entry:
         self.replays = 0
         self.reason = None
         self.checked: list = []  # captured tensors
-        self.arrays: list = []  # their data at the last call
-        self.checks: tuple = ([], [], [])  # what they were: requires_grad, shape, dtype
+        self.checks: list = []  # what they were: (shape, dtype, requires_grad) of each
         self.snapshot = None  # the traced data of the first recording
         self.same_args: list = []  # (argument index, data) unchanged between the recordings
 
@@ -271,12 +270,10 @@ class Jit:
         if plan.kind == "tensor":
             captured = [t for _, t in plan.captured]
             entry.checked = captured
-            entry.arrays = list(map(_DATA, captured))
-            entry.checks = (list(map(_RG, captured)), list(map(_SHAPE, entry.arrays)),
-                            list(map(_DTYPE, entry.arrays)))
+            entry.checks = list(map(_CHECK, captured))
         else:
             captured = [v for _, v in plan.captured]
-            entry.checked, entry.arrays, entry.checks = [], [], ([], [], [])
+            entry.checked, entry.checks = [], []
         entry.links = Links(roots, captured)
 
     def _give_up(self, entry, reason, where=None) -> None:
@@ -296,12 +293,7 @@ class Jit:
     def _guard(entry, leaves) -> bool:
         """The captured parameters are the recorded ones, with the recorded shapes; an
         argument that was the same in both recordings is the same still."""
-        checked, arrays = entry.checked, entry.arrays
-        if not all(map(operator.is_, map(_DATA, checked), arrays)):  # data assigned anew
-            arrays[:] = map(_DATA, checked)
-        rgs, shapes, dtypes = entry.checks  # (lists compare their items by identity first)
-        if list(map(_SHAPE, arrays)) != shapes or list(map(_DTYPE, arrays)) != dtypes or list(
-                map(_RG, checked)) != rgs:
+        if list(map(_CHECK, entry.checked)) != entry.checks:  # (one C-level pass)
             return False
         for i, then in entry.same_args:
             if not _same(_data(leaves[i]), then):
@@ -395,10 +387,9 @@ def _args_data(leaves) -> list:
     return out
 
 
-# what the guard checks of each captured tensor: its data's shape and dtype (of the
-# arrays of the last call unless one was assigned since), its requires_grad
-_DATA, _RG = operator.attrgetter("data"), operator.attrgetter("_rg")
-_SHAPE, _DTYPE = operator.attrgetter("shape"), operator.attrgetter("dtype")
+# what the guard checks of each captured tensor: its data's shape and dtype, its
+# requires_grad (tuples compare their items by identity first: the same dtype object)
+_CHECK = operator.attrgetter("data.shape", "data.dtype", "_rg")
 
 
 def _frozen(d):
