@@ -6,11 +6,11 @@ to the next, so a change of a few percent in the engine cannot be timed. The num
 of instructions the step executes barely moves (with ``PYTHONHASHSEED=0`` and BLAS
 on one thread: a BLAS worker's spinning would count): 0.01% between runs of a step
 alone, up to 1.5% between full runs of this script, where two counted processes run
-at a time. Compilers' and databases' performance suites measure their changes so. Each figure is
-the count of a run of ``N2`` steps minus that of a run of ``N1`` steps (the same
-set-up and warm-up in both: imports, recording), divided by ``N2 - N1``, for the
-steps of ``benchmarks/tensor_mlp.py`` (same models, same data) under
-``valgrind --tool=cachegrind --cache-sim=no``.
+at a time. Compilers' and databases' performance suites measure their changes so.
+Each figure is the count of a run of ``N2`` steps minus that of a run of ``N1``
+steps (the same set-up and warm-up in both: imports, recording), divided by
+``N2 - N1``, for the steps of ``benchmarks/tensor_mlp.py`` (same models, same data)
+under ``valgrind --tool=cachegrind --cache-sim=no``.
 
 A count is not a time: it does not see cache misses or BLAS threads, and the
 interpreter's instructions are slower than numpy's inner loops, so two steps of equal
@@ -71,15 +71,15 @@ def count(impl: str, size: str, steps: int, src: Path) -> int | None:
     return int(found.group(1).replace(",", ""))
 
 
-def per_step(jobs: list, workers: int) -> dict:
-    """{(src, size, impl): instructions per step or None} for every job."""
-    runs = [(src, size, impl, n) for src, size, impl in jobs for n in STEPS[size]]
+def per_step(jobs: list, steps: dict, workers: int) -> dict:
+    """{(src, size, impl): instructions per step or None} for every job, from runs of
+    ``steps[size]`` = (N1, N2) steps."""
+    runs = [(src, size, impl, n) for src, size, impl in jobs for n in steps[size]]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        counts = list(pool.map(lambda r: count(r[2], r[1], r[3], r[0]), runs))
-    by_run = {run: c for run, c in zip(runs, counts)}
+        by_run = dict(zip(runs, pool.map(lambda r: count(r[2], r[1], r[3], r[0]), runs)))
     out = {}
     for src, size, impl in jobs:
-        n1, n2 = STEPS[size]
+        n1, n2 = steps[size]
         a, b = by_run[(src, size, impl, n1)], by_run[(src, size, impl, n2)]
         out[(src, size, impl)] = None if a is None or b is None else (b - a) / (n2 - n1)
     return out
@@ -132,10 +132,9 @@ def main(argv=None) -> int:
     if shutil.which("valgrind") is None:
         print("instructions.py: needs Valgrind (apt-get install valgrind)", file=sys.stderr)
         return 2
-    sizes, impls = args.sizes.split(","), args.impls.split(",")
+    sizes, impls, steps = args.sizes.split(","), args.impls.split(","), STEPS
     if args.quick:
-        sizes, impls = ["small"], ["buffers", "eager"]
-        STEPS["small"] = (10, 30)
+        sizes, impls, steps = ["small"], ["buffers", "eager"], dict(STEPS, small=(10, 30))
     bad = [s for s in sizes if s not in STEPS] + [i for i in impls if i not in IMPLS]
     if bad:
         ap.error(f"unknown size or implementation: {', '.join(bad)}")
@@ -144,7 +143,7 @@ def main(argv=None) -> int:
     trees = [ROOT] + ([args.against.resolve()] if args.against else [])
     jobs = [(src, size, i) for src in trees for size in sizes for i in impls
             if src == ROOT or i not in ("numpy", "buffers")]  # (numpy is the same in both)
-    results = per_step(jobs, max(1, os.cpu_count() or 1))
+    results = per_step(jobs, steps, max(1, os.cpu_count() or 1))
     for size in sizes:  # the numpy rows of the other tree are this one's
         for i in ("numpy", "buffers"):
             if len(trees) == 2 and (ROOT, size, i) in results:
