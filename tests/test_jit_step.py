@@ -371,3 +371,51 @@ def test_random_graphs_as_whole_steps_replay_as_eager(expr, data):
             np.testing.assert_array_equal(a.data, b.data)
     (plan,) = jitted.plans
     assert plan.status == "ready" and plan.replays == 3
+
+
+def test_the_fast_way_in_never_replays_a_call_the_long_way_would_not():
+    """After a replay, the next call goes straight to the plan replayed last
+    (``Jit._hot``): a call with another signature, after a parameter was replaced or
+    after ``clear()`` must each do what the long way does (record, or replay another
+    plan), as eager."""
+    models = [_model(), _model()]
+    boxes = [{"opt": optim.SGD(m.parameters(), lr=0.1)} for m in models]
+
+    def make_step(m, box):
+        def step(x, y):
+            box["opt"].zero_grad()
+            loss = F.cross_entropy(m(Tensor(x)), y)
+            loss.backward()
+            box["opt"].step()
+            return loss
+
+        return step
+
+    eager, jitted = make_step(models[0], boxes[0]), tm.jit(make_step(models[1], boxes[1]))
+    rng = np.random.default_rng(3)
+
+    def both(n=6):
+        x, y = _data(rng, n)
+        a, b = eager(x, y), jitted(x, y)
+        np.testing.assert_array_equal(a.data, b.data)
+        _assert_same(*models)
+
+    for _ in range(4):
+        both()
+    assert jitted._hot is not None and jitted.plans[0].replays == 2
+    for _ in range(3):  # another batch size: its own plan, then back to the first
+        both(5)
+    both()
+    assert [p.replays for p in jitted.plans] == [3, 1]
+    for m, box in zip(models, boxes):  # a parameter replaced: recorded again, never stale
+        m[0].weight = Tensor(m[0].weight.data * 0.5, requires_grad=True)
+        box["opt"] = optim.SGD(m.parameters(), lr=0.1)
+    both()
+    assert jitted.plans[0].status == "recording"
+    for _ in range(4):
+        both()
+    assert jitted.plans[0].status == "ready" and jitted.plans[0].replays == 3 + 3
+    jitted.clear()
+    assert jitted._hot is None
+    both()
+    assert jitted.plans[0].replays == 0

@@ -29,8 +29,8 @@ from ..value import Value
 from . import tensor_plan as _tp
 from .node import CallState, call_node
 from .record import record
-from .signature import Links, flatten, roots_of, signature, unflatten
-from .step import replay_step, step_backward, step_effects
+from .signature import Links, flatten, leaf_key, roots_of, signature, unflatten
+from .step import direct_step, step_backward, step_effects
 from .tensor_plan import TensorPlan
 from .value_plan import ValuePlan
 
@@ -108,6 +108,7 @@ class _Entry:
         self.candidate = None  # the plan of the first recording
         self.plan = None
         self.pool = None
+        self.replay = None  # a whole step's replay (jit.step.direct_step), for plan.direct
         self.links = None
         self.replays = 0
         self.reason = None
@@ -115,6 +116,7 @@ class _Entry:
         self.checks: list = []  # what they were: (shape, dtype, requires_grad) of each
         self.snapshot = None  # the traced data of the first recording
         self.same_args: list = []  # (argument index, data) unchanged between the recordings
+        self.same_bytes: list = []  # (argument index, is a Tensor, bytes): the small arrays
 
     def info(self) -> PlanInfo:
         return PlanInfo(self.summary, self.replays, self.status, self.reason)
@@ -153,6 +155,7 @@ class Jit:
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.__doc__ = getattr(fn, "__doc__", None)
         self._entries: dict = {}
+        self._hot = None  # the way straight into the plan replayed last (see _hot_call)
         self._full_warned = False
 
     def __get__(self, obj, objtype=None):  # a jitted method: bind it like a function
@@ -171,6 +174,7 @@ class Jit:
         """Drop every plan: the next calls record again (after changing a setting the
         function reads, such as a dropout's ``p``)."""
         self._entries.clear()
+        self._hot = None
 
     def __repr__(self) -> str:
         return f"<jit {self.__name__}: {len(self._entries)} plan(s)>"
@@ -179,6 +183,11 @@ class Jit:
         fn = self.fn
         if STATE.recorder is not None or _anomaly._STACK:  # inside another recording (part
             return fn(*args, **kwargs)  # of it), or checking each op (tm.detect_anomaly)
+        hot = self._hot
+        if hot is not None and not kwargs:
+            out = hot(args)
+            if out is not _MISS:
+                return out
         if not kwargs and _CONTAINERS.isdisjoint(map(type, args)):
             leaves, structure = list(args), len(args)  # (the common case: plain arguments)
         else:
@@ -200,6 +209,8 @@ class Jit:
                 out = self._replay(entry, leaves)
                 if out is not _EAGER_NOW:
                     entry.replays += 1
+                    if entry.replay is not None and type(entry.key[1]) is int and entry.key[0]:
+                        self._hot = _hot_call(entry)  # (plain arguments: the next call tries it)
                     return out
                 return fn(*args, **kwargs)
             entry.status, entry.candidate, entry.plan = _RECORDING, None, None
@@ -261,11 +272,18 @@ class Jit:
         entry.candidate = entry.snapshot = None
         entry.plan = plan
         entry.pool = _Pool(plan)
+        entry.replay = (direct_step(plan, entry.pool, self.__name__)
+                        if plan.kind == "tensor" and plan.direct else None)
         entry.status = _READY
         # An argument with the same data in both recordings: their agreement says nothing
         # about a dependence on it, so a replay needs it unchanged still.
-        entry.same_args = [(i, _frozen(d)) for i, d in enumerate(args_then)
-                           if d is not None and _same(_data(leaves[i]), d)]
+        same = [(i, d) for i, d in enumerate(args_then)
+                if d is not None and _same(_data(leaves[i]), d)]
+        # a small array as its bytes (the signature has matched its shape and dtype)
+        small = {i for i, d in same if isinstance(d, np.ndarray) and d.nbytes <= 1 << 16}
+        entry.same_bytes = [(i, isinstance(leaves[i], Tensor), d.tobytes())
+                            for i, d in same if i in small]
+        entry.same_args = [(i, d) for i, d in same if i not in small]
         roots = roots_of(self.fn) + [(lambda x=x: x, x) for x in leaves if _opaque(x)]
         if plan.kind == "tensor":
             captured = [t for _, t in plan.captured]
@@ -292,9 +310,14 @@ class Jit:
     @staticmethod
     def _guard(entry, leaves) -> bool:
         """The captured parameters are the recorded ones, with the recorded shapes; an
-        argument that was the same in both recordings is the same still."""
+        argument that was the same in both recordings is the same still (called once
+        the signature has matched)."""
         if list(map(_CHECK, entry.checked)) != entry.checks:  # (one C-level pass)
             return False
+        for i, tensor, raw in entry.same_bytes:
+            a = leaves[i]
+            if (a.data if tensor else a).tobytes() != raw:
+                return False
         for i, then in entry.same_args:
             if not _same(_data(leaves[i]), then):
                 return False
@@ -308,8 +331,8 @@ class Jit:
 
     def _replay_tensor(self, entry, plan, leaves):
         pool = entry.pool
-        if plan.direct and STATE.enabled and not TAPS:
-            return replay_step(plan, pool, leaves, self.__name__)
+        if entry.replay is not None and STATE.enabled and not TAPS:
+            return entry.replay(leaves)
         ctxs = pool.take()
         draws = rng().bit_generator.state if plan.random else None
         vals = plan.forward(leaves, ctxs)
@@ -372,6 +395,29 @@ class Jit:
 
 
 _EAGER_NOW = object()
+_MISS = object()  # (a call that _hot_call's entry does not replay)
+
+
+def _hot_call(entry):
+    """The way straight into ``entry``'s whole-step replay for a call with plain
+    positional arguments: what ``Jit.__call__`` checks before replaying it (no hook,
+    grad mode on, the entry still ready, no container among the arguments, the
+    signature compared leaf by leaf instead of looked up, the guard), then the replay.
+    Returns ``_MISS``, having done nothing, for a call this entry would not replay:
+    the long way then decides (and records again if the guard failed)."""
+    n, keys, guard = entry.key[1], entry.key[2], Jit._guard
+
+    def call(args):
+        replay = entry.replay  # (read now: a plan recorded again has its own, or none)
+        if (TAPS or not STATE.enabled or replay is None or entry.status is not _READY
+                or len(args) != n or not _CONTAINERS.isdisjoint(map(type, args))
+                or tuple(map(leaf_key, args)) != keys or not guard(entry, args)):
+            return _MISS
+        out = replay(args)
+        entry.replays += 1
+        return out
+
+    return call
 
 
 def _data(x):
@@ -392,21 +438,9 @@ def _args_data(leaves) -> list:
 _CHECK = operator.attrgetter("data.shape", "data.dtype", "_rg")
 
 
-def _frozen(d):
-    """What :func:`_same` compares a later argument with: a small array as its (shape,
-    dtype, bytes), taken once."""
-    if isinstance(d, np.ndarray) and d.nbytes <= 1 << 16:
-        return (d.shape, d.dtype, d.tobytes())
-    return d
-
-
 def _same(a, b) -> bool:
-    """Whether argument data ``a`` is still ``b`` (or ``_frozen(b)``): bit for bit for
-    arrays (a NaN is the same NaN; -0.0 is not 0.0, so such a change records again)."""
-    if type(b) is tuple:
-        shape, dtype, raw = b
-        return type(a) is np.ndarray and a.shape == shape and a.dtype == dtype and \
-            a.tobytes() == raw
+    """Whether argument data ``a`` is still ``b``: bit for bit for arrays (a NaN is the
+    same NaN; -0.0 is not 0.0, so such a change records again)."""
     if isinstance(b, np.ndarray):
         if a.shape != b.shape or a.dtype != b.dtype:
             return False
@@ -415,6 +449,8 @@ def _same(a, b) -> bool:
         return np.array_equal(a.view(np.uint8), b.view(np.uint8)) if a.flags.c_contiguous \
             else a.tobytes() == b.tobytes()
     return a == b or (a != a and b != b)
+
+
 _CONTAINERS = frozenset((list, tuple, dict))
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from ..tensor import Tensor
 from ..value import Value
 
-__all__ = ["Links", "flatten", "signature", "unflatten"]
+__all__ = ["Links", "flatten", "leaf_key", "signature", "unflatten"]
 
 _STATIC = (bool, int, float, complex, str, bytes, type(None), np.generic)
 
@@ -62,7 +62,8 @@ def unflatten(structure, leaves):
     return t(unflatten(x, leaves) for x in items)
 
 
-def _leaf_key(x):
+def leaf_key(x):
+    """What the signature holds of one leaf (see :func:`signature`)."""
     t = type(x)
     if t is np.ndarray:  # (the common leaves first: a batch of data, a Tensor)
         return ("A", x.shape, x.dtype)
@@ -86,7 +87,7 @@ def signature(leaves: list, structure, grad_enabled: bool) -> tuple:
     >>> a == b, a == c
     (True, False)
     """
-    return (grad_enabled, structure, tuple(map(_leaf_key, leaves)))
+    return (grad_enabled, structure, tuple(map(leaf_key, leaves)))
 
 
 def _children(obj):

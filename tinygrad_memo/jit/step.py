@@ -37,7 +37,7 @@ from ..tensor import Tensor
 from .node import CallState, JitRecord, TensorOutput
 from .tensor_plan import COMPUTED
 
-__all__ = ["replay_step", "step_backward", "step_effects"]
+__all__ = ["direct_step", "step_backward", "step_effects"]
 
 
 def step_effects(plan, rec, roots) -> str | None:
@@ -78,7 +78,7 @@ def step_effects(plan, rec, roots) -> str | None:
     plan.arg_inputs = [j for j, (arg, _) in enumerate(plan.input_nodes) if arg]
     plan.outer_inputs = any(t._inputs for arg, t in plan.input_nodes if not arg)
     # the common step (one loss, its gradients all for captured leaves, nothing written
-    # between the forward and the backward) replays without a call node: see replay_step
+    # between the forward and the backward) replays without a call node: see direct_step
     plan.direct = (len(plan.ports) == 1 and sum(k == "backward" for k, _ in effects) == 1
                    and bool(plan.inputs) and not plan.arg_inputs and not plan.outer_inputs
                    and not plan.keep_versions)
@@ -112,30 +112,43 @@ def step_backward(state, bit, port) -> None:
     _hand_over(inputs, state.vjp(seed if state.single else [(bit, seed)], False, True))
 
 
-def replay_step(plan, pool, leaves, fn_name):
-    """A replay of the common whole step (``plan.direct``, no hook or checkpoint
-    watching): the forward plan, then the effects in order, the backward among them
-    run on this call's contexts directly, each captured parameter receiving its
-    gradient as from the engine. The returned loss is a node whose graph has been
-    freed (a second ``backward()`` raises, as eager's), so no call state is kept."""
-    ctxs = pool.take()
-    vals = plan.forward(leaves, ctxs)
-    if plan.spent is None:  # (one per plan: the captured inputs are the guard's)
-        st = CallState(plan, None, None, [t for _, t in plan.input_nodes], None)
-        st.released = st.clean = True
-        plan.spent = (st, JitRecord(fn_name, st, 0), Subgraph(st.inputs, st.account))
-    spent, record, subgraph = plan.spent
-    loss = TensorOutput._make(vals[plan.ports[0]], True)
-    loss._ctx, loss._inputs, loss._state = record, subgraph, spent
-    out = plan.results(vals, {plan.ports[0]: loss}, leaves)
-    for kind, what in plan.effects:
-        if kind == "call":
-            what[0](*what[1])
-            continue
-        grads, _ = plan.backward(ctxs, vals, [plan.step_seed], 1, True)
-        pool.give_back(ctxs)
-        _hand_over(spent.inputs, grads)
-    return out
+def direct_step(plan, pool, fn_name):
+    """The replay of the common whole step (``plan.direct``, no hook or checkpoint
+    watching) as a function of a call's leaves, its parts bound once: the forward
+    plan, then the effects in order, the backward among them run on this call's
+    contexts directly, each captured parameter receiving its gradient as from the
+    engine. The returned loss is a node whose graph has been freed (a second
+    ``backward()`` raises, as eager's), so no call state is kept: the calls share
+    one spent state, whose inputs are the captured parameters the guard checks."""
+    forward, backward, results = plan.forward, plan.backward, plan.results
+    take, give_back = pool.take, pool.give_back
+    port = plan.ports[0]
+    spent = CallState(plan, None, None, [t for _, t in plan.input_nodes], None)
+    spent.released = spent.clean = True
+    record, subgraph = JitRecord(fn_name, spent, 0), Subgraph(spent.inputs, spent.account)
+    inputs, seeds = spent.inputs, [plan.step_seed]
+    at = [kind for kind, _ in plan.effects].index("backward")
+    before = [what for _, what in plan.effects[:at]]
+    after = [what for _, what in plan.effects[at + 1:]]
+    make = TensorOutput._make
+    alone = plan.out_structure is None and [o[:2] for o in plan.outputs] == [("tensor", port)]
+
+    def replay(leaves):
+        ctxs = take()
+        vals = forward(leaves, ctxs)
+        loss = make(vals[port], True)
+        loss._ctx, loss._inputs, loss._state = record, subgraph, spent
+        out = loss if alone else results(vals, {port: loss}, leaves)  # (alone: fn returns it)
+        for f, args in before:
+            f(*args)
+        grads, _ = backward(ctxs, vals, seeds, 1, True)
+        give_back(ctxs)
+        _hand_over(inputs, grads)
+        for f, args in after:
+            f(*args)
+        return out
+
+    return replay
 
 
 def _hand_over(inputs, grads) -> None:

@@ -104,8 +104,7 @@ class TensorPlan:
     effects: list | tuple = ()  # what a whole step does besides its ops (see jit.step)
     effect_keys: list | tuple = ()  # (their comparable form)
     keep_versions = True  # whether a call keeps the versions of the saved tensors
-    direct = False  # a whole step replayed without a call node (see jit.step.replay_step)
-    spent = None  # (the freed call state its returned losses share)
+    direct = False  # a whole step replayed without a call node (see jit.step.direct_step)
 
     def __init__(self, rec, arg_leaves, outputs):
         self.start = rec.start
