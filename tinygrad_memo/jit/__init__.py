@@ -277,13 +277,14 @@ class Jit:
         entry.status = _READY
         # An argument with the same data in both recordings: their agreement says nothing
         # about a dependence on it, so a replay needs it unchanged still.
-        same = [(i, d) for i, d in enumerate(args_then)
-                if d is not None and _same(_data(leaves[i]), d)]
-        # a small array as its bytes (the signature has matched its shape and dtype)
-        small = {i for i, d in same if isinstance(d, np.ndarray) and d.nbytes <= 1 << 16}
-        entry.same_bytes = [(i, isinstance(leaves[i], Tensor), d.tobytes())
-                            for i, d in same if i in small]
-        entry.same_args = [(i, d) for i, d in same if i not in small]
+        entry.same_bytes, entry.same_args = [], []
+        for i, d in enumerate(args_then):
+            if d is None or not _same(_data(leaves[i]), d):
+                continue
+            if isinstance(d, np.ndarray) and d.nbytes <= 1 << 16:  # a small array: its bytes
+                entry.same_bytes.append((i, isinstance(leaves[i], Tensor), d.tobytes()))
+            else:  # (the signature has matched its shape and dtype)
+                entry.same_args.append((i, d))
         roots = roots_of(self.fn) + [(lambda x=x: x, x) for x in leaves if _opaque(x)]
         if plan.kind == "tensor":
             captured = [t for _, t in plan.captured]
