@@ -74,8 +74,9 @@ class CrossEntropy(Function, name="cross_entropy"):
     ``ignore_index`` add nothing (and "mean" averages over the others),
     ``label_smoothing`` mixes the target with the uniform distribution, ``reduction`` is
     "mean" | "sum" | "none". The targets are checked here, so a ``tm.jit`` replay checks
-    them too. The forward keeps the softmax; the derivative is
-    ``(softmax(x) - (1 - eps) onehot(target) - eps / C) * g`` (0 at ignored targets).
+    them too. The forward keeps the exponentials and their sums (backward divides them into
+    the softmax); the derivative is ``(softmax(x) - (1 - eps) onehot(target) - eps / C) * g``
+    (0 at ignored targets).
 
     >>> import numpy as np
     >>> import tinygrad_memo as tm
@@ -111,9 +112,8 @@ class CrossEntropy(Function, name="cross_entropy"):
             losses = losses * (1.0 - eps) + (log_s * C - total) * (eps / C)
         if not every:
             losses = np.where(valid, losses, 0).astype(xf.dtype, copy=False)
-        e /= s  # the softmax, kept for backward
-        ctx.save_for_backward(x)
-        ctx.p, ctx.m, ctx.idx, ctx.cax, ctx.eps = e, m, idx, cax, eps
+        ctx.save_for_backward(x)  # (e / s, the softmax, is made by backward)
+        ctx.e, ctx.s, ctx.m, ctx.idx, ctx.cax, ctx.eps = e, s, m, idx, cax, eps
         ctx.valid = None if every else np.expand_dims(valid, cax)
         ctx.reduction = reduction
         if reduction == "mean":
@@ -129,7 +129,7 @@ class CrossEntropy(Function, name="cross_entropy"):
         cax, eps, idx = ctx.cax, ctx.eps, ctx.idx
         (x,) = ctx.saved_tensors
         if type(g) is np.ndarray and type(x) is np.ndarray:  # first order: the kept softmax
-            d = ctx.p.copy()
+            d = np.divide(ctx.e, ctx.s)  # the softmax (a new array, written into below)
             if d.ndim == 2:  # (idx: flat, see forward)
                 d.reshape(-1)[idx] -= 1.0 - eps
             else:
@@ -139,12 +139,12 @@ class CrossEntropy(Function, name="cross_entropy"):
                 d -= eps / d.shape[cax]
         else:  # create_graph: the softmax again, of the saved input (a graph node)
             e = np.exp(x - ctx.m)
-            target = np.zeros(ctx.p.shape, ctx.p.dtype)
+            target = np.zeros(ctx.e.shape, ctx.e.dtype)
             if target.ndim == 2:
                 target.reshape(-1)[idx] = 1.0 - eps
             else:
                 np.put_along_axis(target, idx, 1.0 - eps, axis=cax)
-            d = e / e.sum(axis=cax, keepdims=True) - (target + eps / ctx.p.shape[cax])
+            d = e / e.sum(axis=cax, keepdims=True) - (target + eps / ctx.e.shape[cax])
         if ctx.valid is not None:
             d = d * ctx.valid
         if ctx.reduction == "mean":
@@ -171,7 +171,7 @@ class CrossEntropy(Function, name="cross_entropy"):
             return None
         cax = ctx.cax
         per_row = ctx.reduction == "none"
-        shape = ctx.p.shape[:cax] + ctx.p.shape[cax + 1:]
-        seed = np.ones(shape if per_row else (), dtype=ctx.p.dtype)
+        shape = ctx.e.shape[:cax] + ctx.e.shape[cax + 1:]
+        seed = np.ones(shape if per_row else (), dtype=ctx.e.dtype)
         out = (CrossEntropy.backward(ctx, seed)[0] * tx).sum(axis=cax if per_row else None)
         return np.asarray(out) if isinstance(out, np.generic) else out
