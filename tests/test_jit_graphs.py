@@ -10,6 +10,7 @@ import math
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_tensor_helpers import nudge
 
 import tinygrad_memo as tm
 from tinygrad_memo import Tensor, Value
@@ -30,14 +31,6 @@ class Softsign(tm.Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return g / (1 + abs(x)) ** 2
-
-
-def _nudge(arrays, i):
-    """New data of the same shapes: a smooth change that keeps the recipe's domains
-    (its logs and divisions only see a * a + c), and never the old data: every element
-    moves up (``a * 1.03 + 0.01`` would leave -1/3 where it is, and an argument equal
-    in both recordings must stay equal to be replayed)."""
-    return [a + 0.01 * (i + 1) * (1.0 + np.abs(a)) for a in arrays]
 
 
 @settings(deadline=None)
@@ -62,7 +55,7 @@ def test_tensor_graphs_replay_as_eager(expr, data):
     step = tm.jit(lambda *ins: build(ins, twins, custom))
     inputs = [x for x, c in zip(expr.inputs, captured) if not c]
     for i in range(2 + REPLAYS):
-        arrays = _nudge([np.asarray(x, dtype=np.float64) for x in inputs], i)
+        arrays = nudge([np.asarray(x, dtype=np.float64) for x in inputs], i)
         eager_in = [Tensor(a, requires_grad=True) for a in arrays]
         jit_in = [Tensor(a.copy(), requires_grad=True) for a in arrays]
         out1 = build(eager_in, params, custom)
@@ -104,7 +97,7 @@ def test_value_graphs_replay_as_eager(expr, data):
     step = tm.jit(lambda ins: build(ins, twins))
     inputs = [float(x) for x, c in zip(expr.inputs, captured) if not c]
     for i in range(2 + REPLAYS):
-        vals = [x + 0.01 * (i + 1) * (1.0 + abs(x)) for x in inputs]  # (as _nudge)
+        vals = [x + 0.01 * (i + 1) * (1.0 + abs(x)) for x in inputs]  # (as nudge)
         eager_in = [Value(v) for v in vals]
         jit_in = [Value(v) for v in vals]
         out1 = build(eager_in, params)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hst
+from test_tensor_helpers import nudge
 
 import tinygrad_memo as tm
 from tinygrad_memo import Function, Tensor, Value, nn, optim
@@ -359,8 +360,7 @@ def test_random_graphs_as_whole_steps_replay_as_eager(expr, data):
     eager, jitted = make(params), tm.jit(make(twins))
     inputs = [x for x, c in zip(expr.inputs, captured) if not c]
     for i in range(5):
-        arrays = [np.asarray(x, dtype=np.float64) * (1.0 + 0.03 * (i + 1)) + 0.01 * (i + 1)
-                  for x in inputs]  # (new data that keeps the recipe's domains)
+        arrays = nudge([np.asarray(x, dtype=np.float64) for x in inputs], i)  # (new data)
         eager_in = [Tensor(a, requires_grad=True) for a in arrays]
         jit_in = [Tensor(a.copy(), requires_grad=True) for a in arrays]
         np.testing.assert_array_equal(jitted(*jit_in).numpy(), eager(*eager_in).numpy())
