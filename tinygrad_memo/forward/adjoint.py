@@ -33,6 +33,10 @@ def adjoint_check(fn, inputs, *, rtol: float = 1e-10, seed: int = 0,
     that require grad are the directions' inputs (use float64). Returns True, or raises
     :class:`~tinygrad_memo.gradcheck.GradcheckError` saying both sides (False with
     ``raise_exception=False``). ``gradcheck(..., check_forward_ad=True)`` runs this check.
+    ``rtol`` is relative to the size of the terms of both sums; where the derivatives of
+    two paths nearly cancel (``x / (x*x + 1) + abs(x - 1)`` near 0: ``1 - 3x**2`` against
+    ``-1``) each mode's rounding is relative to the paths, so a correct function can need a
+    larger ``rtol`` there.
 
     >>> import numpy as np
     >>> import tinygrad_memo as tm
