@@ -25,7 +25,7 @@ __all__ = ["adjoint_check", "adjoint_failure"]
 _TINY = float(np.finfo(np.float64).tiny)
 
 
-def adjoint_check(fn, inputs, *, rtol: float = 1e-10, seed: int = 0,
+def adjoint_check(fn, inputs, *, rtol: float = 1e-10, atol: float = 1e-14, seed: int = 0,
                   raise_exception: bool = True) -> bool:
     """Check ``<u, J v> == <J^T u, v>`` for random ``u``, ``v`` (``fn``'s jvp against its vjp).
 
@@ -33,10 +33,11 @@ def adjoint_check(fn, inputs, *, rtol: float = 1e-10, seed: int = 0,
     that require grad are the directions' inputs (use float64). Returns True, or raises
     :class:`~tinygrad_memo.gradcheck.GradcheckError` saying both sides (False with
     ``raise_exception=False``). ``gradcheck(..., check_forward_ad=True)`` runs this check.
-    ``rtol`` is relative to the size of the terms of both sums; where the derivatives of
-    two paths nearly cancel (``x / (x*x + 1) + abs(x - 1)`` near 0: ``1 - 3x**2`` against
-    ``-1``) each mode's rounding is relative to the paths, so a correct function can need a
-    larger ``rtol`` there.
+    The sides may differ by ``rtol`` times the size of the terms of the sums, plus
+    ``atol * |u| |v|``: where the derivatives of paths of size about 1 cancel (``2x - x - x``;
+    ``x / (x*x + 1) + abs(x - 1)`` near 0, ``1 - 3x**2`` against ``-1``), the terms are tiny
+    but each mode's rounding is relative to the paths, as if the Jacobian's entries were
+    known to ``atol`` only (raise it where the cancelling paths are larger).
 
     >>> import numpy as np
     >>> import tinygrad_memo as tm
@@ -44,7 +45,7 @@ def adjoint_check(fn, inputs, *, rtol: float = 1e-10, seed: int = 0,
     >>> tm.adjoint_check(lambda t: (t * t.sin()).exp(), [x])
     True
     """
-    failure = adjoint_failure(fn, inputs, rtol=rtol, seed=seed)
+    failure = adjoint_failure(fn, inputs, rtol=rtol, atol=atol, seed=seed)
     if failure is None:
         return True
     if raise_exception:
@@ -66,7 +67,7 @@ def _outs(result) -> list:
     return list(result) if isinstance(result, tuple | list) else [result]
 
 
-def adjoint_failure(fn, inputs, *, rtol: float = 1e-10, seed: int = 0,
+def adjoint_failure(fn, inputs, *, rtol: float = 1e-10, atol: float = 1e-14, seed: int = 0,
                     who: str = "adjoint_check") -> str | None:
     """The adjoint check's failure message, or None when it passes."""
     inputs = tuple(inputs) if isinstance(inputs, tuple | list) else (inputs,)
@@ -89,7 +90,7 @@ def adjoint_failure(fn, inputs, *, rtol: float = 1e-10, seed: int = 0,
     outs, touts = jvp(along, tuple(unique), tuple(vs))
     outs, touts = _outs(outs), _outs(touts)
     real = _outs(fn(*inputs))
-    lhs = scale = 0.0
+    lhs = scale = usize = 0.0
     seeds, ends = [], []
     for o, t, r in zip(outs, touts, real):
         if not _differentiable(o):
@@ -102,6 +103,7 @@ def adjoint_failure(fn, inputs, *, rtol: float = 1e-10, seed: int = 0,
             jv = t.data.astype(np.float64)
         lhs += float(np.sum(u * jv))
         scale += float(np.sum(np.abs(u * jv)))
+        usize += float(np.sum(np.square(u)))
         if isinstance(r, Value) or r.requires_grad:
             seeds.append(u if isinstance(r, Value) else u.astype(r.dtype))
             ends.append(r)
@@ -111,10 +113,12 @@ def adjoint_failure(fn, inputs, *, rtol: float = 1e-10, seed: int = 0,
             g = np.asarray(g.data if isinstance(g, Tensor) else g, dtype=np.float64)
             rhs += float(np.sum(g * v))
             rscale += float(np.sum(np.abs(g * v)))
-    tol = rtol * max(scale, rscale) + _TINY
+    uv = float(np.sqrt(usize * sum(float(np.sum(np.square(v))) for v in vs)))  # |u| |v|
+    tol = rtol * max(scale, rscale) + atol * uv + _TINY
     if abs(lhs - rhs) <= tol:
         return None
     return (f"{who}: forward and reverse mode disagree: <u, J v> (jvp) = {lhs!r} but "
             f"<J^T u, v> (vjp) = {rhs!r}; |difference| {abs(lhs - rhs):.6g} > {tol:.6g} "
-            f"(rtol {rtol:g} * the size of the terms, {max(scale, rscale):.6g}), with random "
-            f"u, v of seed {seed}: a forward-mode rule (jvp) or a backward rule is wrong")
+            f"(rtol {rtol:g} * the size of the terms, {max(scale, rscale):.6g}, + atol {atol:g} "
+            f"* |u| |v|, {uv:.6g}), with random u, v of seed {seed}: a forward-mode rule (jvp) "
+            "or a backward rule is wrong")
