@@ -128,7 +128,7 @@ class CrossEntropy(Function, name="cross_entropy"):
     def backward(ctx, g):
         cax, eps, idx = ctx.cax, ctx.eps, ctx.idx
         (x,) = ctx.saved_tensors
-        if type(g) is np.ndarray and type(x) is np.ndarray:  # first order: the kept softmax
+        if type(g) is np.ndarray and type(x) is np.ndarray:  # first order: from the kept e, s
             d = np.divide(ctx.e, ctx.s)  # the softmax (a new array, written into below)
             if d.ndim == 2:  # (idx: flat, see forward)
                 d.reshape(-1)[idx] -= 1.0 - eps
